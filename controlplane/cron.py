@@ -1,0 +1,12 @@
+"""Every periodic job, registered in one place.
+
+Started by ``python manage.py rqcron controlplane.cron`` (scripts/run.sh and the worker deployment do this).
+Each function is idempotent, so a missed tick or two schedulers running at once change nothing; the schedule
+only makes things prompt, correctness never depends on it.
+"""
+
+from rq import cron
+
+from controlplane.jobs import sweep_runs_job
+
+cron.register(sweep_runs_job, queue_name="low", interval=120, name="sweep-runs")

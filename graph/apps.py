@@ -1,0 +1,8 @@
+from django.apps import AppConfig
+
+
+class GraphConfig(AppConfig):
+    """Mirrors of Flux resources and the objects they create, their health, and the Graphviz graph."""
+
+    name = "graph"
+    verbose_name = "Flux graph"

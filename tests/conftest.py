@@ -1,0 +1,55 @@
+"""Fixtures shared by every app's tests: real Redis (flushed per session), queue draining, users."""
+
+from __future__ import annotations
+
+import django_rq
+import pytest
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Permission
+from rq import SimpleWorker
+
+QUEUES = ("high", "default", "low")
+
+
+@pytest.fixture(scope="session")
+def redis_connection():
+    """The test Redis database, emptied once per session. Fails loudly if Redis is not there."""
+    connection = django_rq.get_connection("default")
+    connection.ping()
+    connection.flushdb()
+    return connection
+
+
+@pytest.fixture
+def drain(redis_connection):
+    """Run every queued job in-process with a non-forking SimpleWorker until the queues are empty."""
+
+    def _drain() -> None:
+        queues = [django_rq.get_queue(name) for name in QUEUES]
+        worker = SimpleWorker(queues, connection=redis_connection)
+        worker.work(burst=True, with_scheduler=False)
+
+    yield _drain
+    for name in QUEUES:
+        django_rq.get_queue(name).empty()
+
+
+@pytest.fixture
+def make_user(db):
+    """Create a user; ``perms`` are 'app_label.codename' strings granted directly."""
+
+    def _make(username: str, *, staff: bool = True, superuser: bool = False, perms: tuple[str, ...] = ()):
+        user = get_user_model().objects.create_user(
+            username=username, password="pw-" + username, is_staff=staff, is_superuser=superuser
+        )
+        for perm in perms:
+            app_label, codename = perm.split(".")
+            user.user_permissions.add(Permission.objects.get(content_type__app_label=app_label, codename=codename))
+        return get_user_model().objects.get(pk=user.pk)  # fresh instance: permission cache empty
+
+    return _make
+
+
+@pytest.fixture
+def admin_user(make_user):
+    return make_user("root", superuser=True)

@@ -1,0 +1,74 @@
+"""Validation of clusters and git connections, and token references."""
+
+from __future__ import annotations
+
+import pytest
+from django.core.exceptions import ValidationError
+
+from controlplane.models import Cluster, GitConnection, TokenUnavailable
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.mark.parametrize("fields,error_field", [
+    ({"name": "prod", "connection": "kubeconfig", "kubeconfig_path": "/etc/k"}, None),
+    ({"name": "prod", "connection": "in-cluster"}, None),
+    ({"name": "demo", "connection": "simulator", "server_url": "http://127.0.0.1:6443"}, None),
+    ({"name": "Prod_1", "connection": "in-cluster"}, "name"),
+    ({"name": "-prod", "connection": "in-cluster"}, "name"),
+    ({"name": "prod", "connection": "kubeconfig"}, "kubeconfig_path"),
+    ({"name": "prod", "connection": "kubeconfig", "kubeconfig_path": "/etc/../root/k"}, "kubeconfig_path"),
+    ({"name": "demo", "connection": "simulator"}, "server_url"),
+    ({"name": "prod", "connection": "in-cluster", "server_url": "http://x:1"}, "server_url"),
+])
+def test_cluster_validation(fields, error_field):
+    cluster = Cluster(**fields)
+    if error_field is None:
+        cluster.full_clean()
+        return
+    with pytest.raises(ValidationError) as excinfo:
+        cluster.full_clean()
+    assert error_field in excinfo.value.message_dict
+
+
+GOOD = {"name": "fleet", "provider": "github", "repository_url": "https://github.com/org/fleet.git",
+        "token_ref": "env:GITHUB_TOKEN", "base_branch": "main"}
+
+
+@pytest.mark.parametrize("changes,error_field", [
+    ({}, None),
+    ({"provider": "git", "token_ref": "", "repository_url": "/srv/git/fleet.git"}, None),
+    ({"token_ref": "file:/run/secrets/gh"}, None),
+    ({"token_ref": "ghp_" + "a" * 36}, "token_ref"),
+    ({"token_ref": "github_pat_" + "a" * 30}, "token_ref"),
+    ({"token_ref": "GITHUB_TOKEN"}, "token_ref"),
+    ({"token_ref": "file:relative/path"}, "token_ref"),
+    ({"token_ref": ""}, "token_ref"),
+    ({"repository_url": "https://bot:secret@github.com/org/fleet.git"}, "repository_url"),
+    ({"base_branch": "main branch"}, "base_branch"),
+    ({"base_branch": "../main"}, "base_branch"),
+    ({"base_branch": "-x"}, "base_branch"),
+])
+def test_git_connection_validation(changes, error_field):
+    connection = GitConnection(**{**GOOD, **changes})
+    if error_field is None:
+        connection.full_clean()
+        return
+    with pytest.raises(ValidationError) as excinfo:
+        connection.full_clean()
+    assert error_field in excinfo.value.message_dict
+
+
+def test_token_is_read_from_the_environment_or_a_file(monkeypatch, tmp_path):
+    monkeypatch.setenv("FLEET_TOKEN", "tok-from-env\n")
+    assert GitConnection(name="a", token_ref="env:FLEET_TOKEN").resolve_token() == "tok-from-env"
+    (tmp_path / "t").write_text("tok-from-file\n")
+    assert GitConnection(name="a", token_ref=f"file:{tmp_path / 't'}").resolve_token() == "tok-from-file"
+
+
+def test_unresolvable_tokens_say_where_they_looked_without_leaking(monkeypatch, tmp_path):
+    monkeypatch.delenv("NOPE_TOKEN", raising=False)
+    with pytest.raises(TokenUnavailable, match="environment variable NOPE_TOKEN is not set"):
+        GitConnection(name="a", token_ref="env:NOPE_TOKEN").resolve_token()
+    with pytest.raises(TokenUnavailable, match="cannot read token file"):
+        GitConnection(name="a", token_ref=f"file:{tmp_path / 'missing'}").resolve_token()
