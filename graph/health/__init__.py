@@ -1,0 +1,72 @@
+"""Health of mirrored objects: pure functions over plain Kubernetes/Flux dicts (no Django, no I/O, no clock).
+
+Public API::
+
+    Health                      the six words, .severity, Health.worst(...), Health.choices()
+    Assessment                  frozen (health, reason, message, culprit=None)
+    assess(obj, children=None, *, now=None) -> Assessment
+    assess_with_children(obj, children, *, now=None) -> Assessment
+    worst(assessments) -> Assessment | None
+    rollup_all(assessments, children, label) -> dict[node, Assessment]
+    rollup(node, assessments, children, label) -> Assessment
+
+The rules are documented in graph.health.flux (Flux kinds), graph.health.kstatus (Kubernetes kinds) and
+docs/graph-and-health.md.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+from typing import Any
+
+from .base import Assessment, Health, api_group, worst
+from .flux import FLUX_GROUPS, assess_flux
+from .kstatus import assess_kubernetes
+from .rollup import rollup, rollup_all
+
+__all__ = [
+    "FLUX_GROUPS",
+    "Assessment",
+    "Health",
+    "assess",
+    "assess_with_children",
+    "rollup",
+    "rollup_all",
+    "worst",
+]
+
+
+def assess(
+    obj: Mapping[str, Any],
+    children: Iterable[Mapping[str, Any]] | None = None,
+    *,
+    now: datetime | None = None,
+) -> Assessment:
+    """The object's own health, dispatched on apiVersion group and kind.
+
+    ``children`` (optional) are objects the caller already has below it, e.g. a Deployment's ReplicaSets and Pods:
+    only Pods are read, to name the worst failing pod in a workload's message ("0/2 ready, ImagePullBackOff: ...").
+    ``now`` (aware datetime) is only used for time-based rules (a Pod unschedulable for more than 15 s); without it
+    such pods are taken as old. Never raises: an object that cannot be read is ``unknown``, so one odd object
+    cannot break a sync.
+    """
+    try:
+        if not isinstance(obj, Mapping) or not obj.get("kind"):
+            return Assessment(Health.UNKNOWN, "Unparsable", "not a Kubernetes object (no kind)")
+        group = api_group(obj)
+        if group in FLUX_GROUPS:
+            return assess_flux(obj, group)
+        return assess_kubernetes(obj, group, list(children or ()), now)
+    except Exception as exc:  # a malformed status must give "unknown", never break the caller
+        return Assessment(Health.UNKNOWN, "AssessmentError", f"could not read status: {type(exc).__name__}: {exc}")
+
+
+def assess_with_children(
+    obj: Mapping[str, Any],
+    children: Iterable[Mapping[str, Any]],
+    *,
+    now: datetime | None = None,
+) -> Assessment:
+    """``assess`` with the object's ReplicaSet/Pod children (for workload messages naming the worst pod)."""
+    return assess(obj, children, now=now)
