@@ -129,6 +129,11 @@ def test_squash_merge_has_one_parent_and_the_pr_author(gh: Env) -> None:
     main_before = git(gh.bare, "rev-parse", "main")
     edit_on_branch(repo, "tweak", VALUES, "podinfo.staging", "podinfo.staging.acme", "first")
     pr = repo.create_pull(base="main", head="tweak", title="Tweak host")
+    with pytest.raises(GithubException) as rebase:
+        pr.merge(merge_method="rebase")  # not offered by the simulated repository, as allow_rebase_merge says
+    assert rebase.value.status == 405
+    assert git(gh.bare, "rev-parse", "main") == main_before
+    assert {e.path for e in repo.get_git_tree("tweak", recursive=True).tree} >= {VALUES, "apps/staging"}
     result = gh.repo("bob").get_pull(pr.number).merge(merge_method="squash")
     assert git(gh.bare, "log", "-1", "--format=%P|%an|%s", result.sha) == f"{main_before}|Alice|Tweak host (#1)"
     assert "podinfo.staging.acme" in git(gh.bare, "show", f"main:{VALUES}")

@@ -239,16 +239,18 @@ def _tree_json(call: Call, sha: str, recursive: bool) -> dict:
 
 
 def get_tree(call: Call) -> Result:
-    sha = call.params["sha"]
-    kind = call.r.git.object_type(sha)
-    if kind == "commit":
-        sha = call.r.git.read_commit(call.r.git.text("rev-parse", sha).strip()).tree
-    elif kind != "tree":
-        sha = call.r.git.resolve(sha) and call.r.git.read_commit(call.r.git.resolve(sha)).tree  # a branch name
-        if not sha:
+    """A tree by tree sha, or the root tree of a commit sha or branch name (as GitHub accepts both)."""
+    ref = call.params["sha"]
+    git = call.r.git
+    if git.object_type(ref) == "tree":
+        sha = git.text("rev-parse", ref).strip()
+    else:
+        commit = git.resolve(ref)
+        if commit is None:
             raise ApiError(404, "Not Found")
+        sha = git.read_commit(commit).tree
     recursive = call.query.get("recursive", "") not in ("", "0", "false")
-    return 200, _tree_json(call, call.r.git.text("rev-parse", sha).strip(), recursive)
+    return 200, _tree_json(call, sha, recursive)
 
 
 def create_tree(call: Call) -> Result:

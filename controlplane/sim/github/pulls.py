@@ -140,6 +140,10 @@ def merge_pull(call: Call) -> Result:
     """PUT /pulls/{n}/merge: a real merge (or squash) commit on the base branch, or 405/409 with nothing written."""
     repo, git = call.r, call.r.git
     method = call.field("merge_method", default="merge")
+    if method == "rebase":
+        # git 2.39 has no `merge-tree --merge-base`, so replaying commits would need a work tree; the simulated
+        # repository disallows rebase merges, which GitHub answers with 405.
+        raise ApiError(405, "Rebase merges are not allowed on this repository.")
     if method not in ("merge", "squash"):
         raise validation(f"Merge method {method} is not allowed on this repository.", "merge_method")
     expected = call.field("sha")

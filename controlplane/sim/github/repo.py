@@ -13,6 +13,7 @@ import tempfile
 import threading
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 SHA_RE = re.compile(r"^[0-9a-f]{40}$")
 ZERO_SHA = "0" * 40
@@ -106,7 +107,8 @@ class BareRepo:
             raise GitError(list(args), proc.returncode, proc.stderr.decode("utf-8", "replace"))
         return proc.stdout
 
-    def text(self, *args: str, **kwargs) -> str:
+    def text(self, *args: str, **kwargs: Any) -> str:
+        """Like git(), decoded as UTF-8."""
         return self.git(*args, **kwargs).decode("utf-8", "replace")
 
     # -- creation ------------------------------------------------------------------------------------------------

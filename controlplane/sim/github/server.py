@@ -170,13 +170,11 @@ class _Handler(BaseHTTPRequestHandler):
         if path == "/rate_limit":
             core = {"limit": 5000, "remaining": 4999, "reset": 4102444800, "used": 1}
             return self._send(200, {"resources": {"core": core}, "rate": core})
-        allowed: list[str] = []
         for method, pattern, handler in ROUTES:
             match = pattern.match(path)
             if not match:
                 continue
             if method != self.command:
-                allowed.append(method)
                 continue
             params = {k: unquote(v) for k, v in match.groupdict().items() if v is not None}
             repo = sim.repo_state(f"{params.pop('owner')}/{params.pop('repo')}")
@@ -186,7 +184,7 @@ class _Handler(BaseHTTPRequestHandler):
                 payload, links = _paginate(payload, query, urls.web + urlsplit(self.path).path)
                 return self._send(status, payload, links)
             return self._send(status, payload)
-        raise ApiError(404 if not allowed else 404, "Not Found")
+        raise ApiError(404, "Not Found")  # GitHub answers unknown routes and methods with 404
 
 
 def _paginate(items: list, query: dict[str, str], url: str) -> tuple[list, dict[str, str]]:
