@@ -366,7 +366,7 @@ class HelmController(FluxController):
         msg = (f"Helm {past} succeeded for release {entry['namespace']}/{entry['name']}.v{entry['version']} "
                f"with chart {entry['chartName']}@{entry['chartVersion']}")
         released = get_condition({"status": status}, "Released")
-        if released and released.get("status") == "True":
+        if not event and released and released.get("status") == "True":
             reason, msg = released["reason"], released["message"]  # nothing new happened: keep what was said
         set_condition(status, "Released", "True", reason, msg, gen)
         set_condition(status, "Ready", "True", reason, msg, gen)
