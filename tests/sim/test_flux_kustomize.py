@@ -226,3 +226,27 @@ def test_overlay_fields_and_post_build_substitution(env: FluxEnv, repo: GitRepo)
     assert dep.spec.replicas == 2
     assert dep.spec.template.spec.containers[0].image == "ghcr.io/stefanprodan/podinfo:6.5.0"
     assert env.core.read_namespaced_config_map("pre-settings-suf", "apps").data == {"colour": "green"}
+
+
+def test_git_refs_tag_semver_commit_and_missing_branch(env: FluxEnv, repo: GitRepo) -> None:
+    first = repo.git("rev-parse", "HEAD").strip()
+    repo.git("tag", "v1.0.0")
+    second = repo.commit({"app/deployment.yaml": deployment_yaml("web", 2)})
+    repo.git("tag", "v1.1.0")
+    repo.git("tag", "v2.0.0-rc.1")
+    refs = {"tag": ({"tag": "v1.0.0"}, f"v1.0.0@sha1:{first}"),
+            "semver": ({"semver": "1.x"}, f"v1.1.0@sha1:{second}"),
+            "pre": ({"semver": ">=2.0.0-0"}, f"v2.0.0-rc.1@sha1:{second}"),
+            "commit": ({"commit": first}, f"sha1:{first}")}
+    for name, (ref, _) in refs.items():
+        env.create(git_repository(name, "flux-system", repo.url, ref=ref))
+    env.create(git_repository("nobranch", "flux-system", repo.url, ref={"branch": "develop"}))
+    for name, (_, want) in refs.items():
+        got = env.wait_ready(GIT, "flux-system", name)["status"]["artifact"]
+        assert got["revision"] == want and got["path"].startswith(f"gitrepository/flux-system/{name}/")
+        assert got["url"].startswith("http://source-controller.flux-system.svc.cluster.local./")
+    bad = eventually(lambda: cond(env.get(GIT, "flux-system", "nobranch"), "FetchFailed").get("status") == "True"
+                     and env.get(GIT, "flux-system", "nobranch"), what="FetchFailed")
+    assert cond(bad, "Ready")["reason"] == "GitOperationFailed" and "refs/heads/develop" in cond(bad, "Ready")[
+        "message"]
+    assert not cond(bad, "ArtifactInStorage")
