@@ -7,11 +7,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import yaml
 
 from controlplane.sim.flux.common import kstatus
 from controlplane.sim.flux.demo import VENDORED, fixtures_dir, start_demo, sync_objects
 
-from .flux_fixtures import HR, KS, FluxEnv, GitRepo, cond, eventually, ready
+from .flux_fixtures import GIT, HR, KS, FluxEnv, GitRepo, cond, eventually, ready
 
 
 @pytest.fixture
@@ -75,6 +76,19 @@ def test_flux2_kustomize_helm_example_staging_reconciles(env: FluxEnv, tmp_path:
     assert env.store.get("services", "ingress-nginx", "ingress-nginx-controller")["spec"]["type"] == "NodePort"
     for d in env.store.list("deployments"):
         assert kstatus(d) == "Current", d["metadata"]["name"]
+
+    # The loop Fluxplane exists for: a values change committed to git reaches the cluster.
+    values_file = repo.path / "apps/staging/podinfo-values.yaml"
+    doc = yaml.safe_load(values_file.read_text())
+    doc["spec"]["values"]["replicaCount"] = 3
+    sha2 = repo.commit({"apps/staging/podinfo-values.yaml": yaml.safe_dump(doc)}, "podinfo: 3 replicas")
+    env.request_reconcile(GIT, "flux-system", "flux-system")
+    eventually(lambda: env.get(KS, "flux-system", "apps")["status"].get("lastAppliedRevision")
+               == f"main@sha1:{sha2}", 30, "apps applied the new revision")
+    eventually(lambda: env.apps.read_namespaced_deployment("podinfo", "podinfo").spec.replicas == 3, 30, "scaled")
+    podinfo = env.wait_ready(HR, "podinfo", "podinfo")
+    assert [h["version"] for h in podinfo["status"]["history"]] == [2, 1]
+    assert cond(podinfo, "Released")["reason"] == "UpgradeSucceeded"
 
 
 def test_flux2_monitoring_example_reconciles(env: FluxEnv, tmp_path: Path) -> None:
