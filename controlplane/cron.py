@@ -8,5 +8,8 @@ only makes things prompt, correctness never depends on it.
 from rq import cron
 
 from controlplane.jobs import sweep_runs_job
+from graph.jobs import sync_due_clusters
 
 cron.register(sweep_runs_job, queue_name="low", interval=120, name="sweep-runs")
+# Each cluster has its own interval (Cluster.sync_interval_seconds); this tick only checks which are due.
+cron.register(sync_due_clusters, queue_name="default", interval=30, name="sync-due-clusters")

@@ -131,6 +131,16 @@ if not REDIS_URL:
         require(env, "REDIS_URL", "the job queue needs Redis, e.g. redis://redis:6379/0")
     REDIS_URL = f"redis://127.0.0.1:{env.int('FLUXPLANE_EMBEDDED_REDIS_PORT', 6390)}/0"
 
+# Shared by every web process: rendered graph SVGs (keyed by content hash) and other derived data.
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": REDIS_URL,
+        "KEY_PREFIX": "fluxplane",
+        "TIMEOUT": 3600,
+    }
+}
+
 RQ_QUEUES = {
     name: {"URL": REDIS_URL, "DEFAULT_TIMEOUT": timeout}
     for name, timeout in (("high", 900), ("default", 1800), ("low", 3600))

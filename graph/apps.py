@@ -6,3 +6,6 @@ class GraphConfig(AppConfig):
 
     name = "graph"
     verbose_name = "Flux graph"
+
+    def ready(self) -> None:
+        from graph import jobs  # noqa: F401  (registers the sync runner)

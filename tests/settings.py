@@ -17,6 +17,7 @@ REDIS_URL = os.environ.get("FLUXPLANE_TEST_REDIS_URL", "redis://127.0.0.1:6379/1
 for queue in RQ_QUEUES.values():
     queue["URL"] = REDIS_URL
 RQ = {"COMMIT_MODE": "auto"}
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # speed only; never in production
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},

@@ -34,6 +34,9 @@ class Handler(BaseHTTPRequestHandler):
     """One request: discovery, OpenAPI, or a resource verb (watch streams with chunked encoding)."""
 
     protocol_version = "HTTP/1.1"
+    # Headers and body go out in separate small writes; with Nagle's algorithm and the client's delayed ACK each
+    # response would wait ~40 ms.
+    disable_nagle_algorithm = True
     server: SimHTTPServer
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - signature fixed by the base class

@@ -1,0 +1,288 @@
+"""From raw Kubernetes objects to mirror rows: identity, health, edges and roll-ups, computed in memory.
+
+Pure (no database, no network): the sync feeds it what it listed and persists what it returns, which keeps the
+graph rules table-testable and the number of database queries independent of the number of objects.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from ruamel.yaml import YAML
+from ruamel.yaml.error import YAMLError
+
+from graph import health as health_rules
+from graph.choices import EdgeType
+from graph.kinds import (
+    HELM_GROUP,
+    HELM_NAME_LABEL,
+    HELM_NAMESPACE_LABEL,
+    KUSTOMIZE_GROUP,
+    KUSTOMIZE_NAME_LABEL,
+    KUSTOMIZE_NAMESPACE_LABEL,
+    ORIGIN_ANNOTATION,
+    SOURCE_GROUP,
+    family_of,
+    split_api_version,
+)
+
+logger = logging.getLogger(__name__)
+
+# Annotations that are large and useless to a user, dropped before storage.
+_DROPPED_ANNOTATIONS = ("kubectl.kubernetes.io/last-applied-configuration",)
+# Kinds whose payload is never mirrored: only their metadata is kept (secrets must never reach the database).
+_METADATA_ONLY_KINDS = {("", "Secret"), ("", "ConfigMap")}
+_yaml = YAML(typ="safe")
+
+
+@dataclass
+class Node:
+    """One object ready to be stored: the row's fields, keyed by uid."""
+
+    uid: str
+    fields: dict[str, Any]
+    raw: dict
+
+    @property
+    def key(self) -> tuple[str, str, str, str]:
+        return (self.fields["api_group"], self.fields["kind"], self.fields["namespace"], self.fields["name"])
+
+    @property
+    def label(self) -> str:
+        ns = self.fields["namespace"]
+        return f"{self.fields['kind']} {ns + '/' if ns else ''}{self.fields['name']}"
+
+
+@dataclass
+class Graph:
+    """The result of a build: nodes by uid, edges as (source uid, target uid, type), and skipped objects."""
+
+    nodes: dict[str, Node] = field(default_factory=dict)
+    edges: set[tuple[str, str, str]] = field(default_factory=set)
+    problems: list[str] = field(default_factory=list)
+
+
+def parse_origin(value: str | None) -> dict[str, str]:
+    """Parse ``config.kubernetes.io/origin`` (a YAML block) into path/repo/ref; bad YAML gives ``{}``."""
+    if not value:
+        return {}
+    try:
+        data = _yaml.load(value)
+    except YAMLError:
+        return {}
+    if not isinstance(data, dict):
+        return {}
+    return {k: str(data[k]) for k in ("path", "repo", "ref") if data.get(k)}
+
+
+def _parse_time(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    try:
+        return datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+
+
+def node_from_object(obj: dict) -> Node:
+    """Build a Node from one API object. Raises ValueError for objects that cannot be mirrored."""
+    meta = obj.get("metadata")
+    if not isinstance(meta, dict) or not meta.get("uid") or not meta.get("name") or not obj.get("kind"):
+        raise ValueError("object without metadata.uid, metadata.name or kind")
+    group, version = split_api_version(str(obj.get("apiVersion", "")))
+    kind = str(obj["kind"])
+    labels = dict(meta.get("labels") or {})
+    annotations = {k: v for k, v in (meta.get("annotations") or {}).items() if k not in _DROPPED_ANNOTATIONS}
+    metadata_only = (group, kind) in _METADATA_ONLY_KINDS
+    spec = {} if metadata_only else obj.get("spec") or {}
+    status = {} if metadata_only else obj.get("status") or {}
+    if not isinstance(spec, dict) or not isinstance(status, dict):
+        raise ValueError("spec or status is not an object")
+    origin = parse_origin(annotations.get(ORIGIN_ANNOTATION))
+    managed_kind = managed_ns = managed_name = ""
+    if labels.get(KUSTOMIZE_NAME_LABEL):
+        managed_kind, managed_ns, managed_name = ("Kustomization", labels.get(KUSTOMIZE_NAMESPACE_LABEL, ""),
+                                                  labels[KUSTOMIZE_NAME_LABEL])
+    if labels.get(HELM_NAME_LABEL):  # a HelmRelease's objects also carry the Kustomization labels of nobody
+        managed_kind, managed_ns, managed_name = ("HelmRelease", labels.get(HELM_NAMESPACE_LABEL, ""),
+                                                  labels[HELM_NAME_LABEL])
+    fields = {
+        "api_group": group,
+        "api_version": version,
+        "kind": kind,
+        "family": family_of(group, kind),
+        "namespace": meta.get("namespace") or "",
+        "name": meta["name"],
+        "labels": labels,
+        "annotations": annotations,
+        "spec": spec,
+        "status": status,
+        "owner_references": list(meta.get("ownerReferences") or []),
+        "resource_version": str(meta.get("resourceVersion", "")),
+        "generation": meta.get("generation"),
+        "observed_generation": status.get("observedGeneration") if isinstance(status, dict) else None,
+        "suspended": bool(spec.get("suspend")) if isinstance(spec, dict) else False,
+        "managed_by_kind": managed_kind,
+        "managed_by_namespace": managed_ns,
+        "managed_by_name": managed_name,
+        "origin_path": origin.get("path", ""),
+        "origin_repo": origin.get("repo", ""),
+        "origin_ref": origin.get("ref", ""),
+        "created_in_cluster": _parse_time(meta.get("creationTimestamp")),
+        "events": [],
+    }
+    return Node(uid=str(meta["uid"]), fields=fields, raw=obj)
+
+
+def inventory_keys(obj: dict) -> list[tuple[str, str, str, str]]:
+    """(group, kind, namespace, name) of every entry in ``status.inventory`` (ids are ``ns_name_group_kind``)."""
+    entries = ((obj.get("status") or {}).get("inventory") or {}).get("entries") or []
+    keys = []
+    for entry in entries:
+        parts = str(entry.get("id", "")).split("_")
+        if len(parts) != 4:
+            continue
+        namespace, name, group, kind = parts
+        keys.append((group, kind, namespace, name))
+    return keys
+
+
+def build_graph(objects: list[dict], events: list[dict] | None = None, now: datetime | None = None) -> Graph:
+    """Turn listed objects into nodes (with health and roll-ups) and edges. Bad objects are reported, skipped."""
+    graph = Graph()
+    for obj in objects:
+        try:
+            node = node_from_object(obj)
+        except (ValueError, TypeError, AttributeError) as exc:
+            meta = obj.get("metadata") if isinstance(obj, dict) else None
+            name = meta.get("name", "?") if isinstance(meta, dict) else "?"
+            graph.problems.append(f"skipped {obj.get('kind', '?') if isinstance(obj, dict) else '?'} {name}: {exc}")
+            continue
+        graph.nodes[node.uid] = node
+
+    by_key = {node.key: uid for uid, node in graph.nodes.items()}
+    _add_edges(graph, by_key)
+    _attach_events(graph, events or [])
+    _assess(graph, now)
+    return graph
+
+
+def _find(by_key: dict, group: str, kind: str, namespace: str, name: str) -> str | None:
+    return by_key.get((group, kind, namespace, name))
+
+
+def _add_edges(graph: Graph, by_key: dict) -> None:
+    edges = graph.edges
+    for uid, node in graph.nodes.items():
+        f, raw = node.fields, node.raw
+        # created: Flux owner labels
+        if f["managed_by_kind"] == "Kustomization":
+            parent = _find(by_key, KUSTOMIZE_GROUP, "Kustomization", f["managed_by_namespace"], f["managed_by_name"])
+        elif f["managed_by_kind"] == "HelmRelease":
+            parent = _find(by_key, HELM_GROUP, "HelmRelease", f["managed_by_namespace"], f["managed_by_name"])
+        else:
+            parent = None
+        if parent and parent != uid:
+            edges.add((parent, uid, EdgeType.CREATED))
+        # created: status.inventory of Kustomizations and HelmReleases
+        if (f["api_group"], f["kind"]) in ((KUSTOMIZE_GROUP, "Kustomization"), (HELM_GROUP, "HelmRelease")):
+            for group, kind, namespace, name in inventory_keys(raw):
+                child = _find(by_key, group, kind, namespace, name)
+                if child and child != uid:
+                    edges.add((uid, child, EdgeType.CREATED))
+        # owns: ownerReferences
+        for ref in f["owner_references"]:
+            owner = ref.get("uid")
+            if owner in graph.nodes and owner != uid:
+                edges.add((owner, uid, EdgeType.OWNS))
+        # source and depends-on
+        for target in _source_refs(f):
+            target_uid = _find(by_key, *target)
+            if target_uid and target_uid != uid:
+                edges.add((uid, target_uid, EdgeType.SOURCE))
+        for dep in f["spec"].get("dependsOn") or []:
+            if not isinstance(dep, dict) or not dep.get("name"):
+                continue
+            target_uid = _find(by_key, f["api_group"], f["kind"], dep.get("namespace") or f["namespace"], dep["name"])
+            if target_uid and target_uid != uid:
+                edges.add((uid, target_uid, EdgeType.DEPENDS_ON))
+
+
+def _source_group(kind: str) -> str:
+    return "source.extensions.fluxcd.io" if kind == "ArtifactGenerator" else SOURCE_GROUP
+
+
+def _source_refs(f: dict) -> list[tuple[str, str, str, str]]:
+    """(group, kind, namespace, name) of the sources an object reads from, for any source kind."""
+    spec, ns, refs = f["spec"], f["namespace"], []
+
+    def add(ref: Any, default_kind: str = "") -> None:
+        if isinstance(ref, dict) and ref.get("name"):
+            kind = ref.get("kind") or default_kind
+            refs.append((_source_group(kind), kind, ref.get("namespace") or ns, ref["name"]))
+
+    add(spec.get("sourceRef"))
+    chart = spec.get("chart") if f["kind"] == "HelmRelease" else None
+    chart = chart.get("spec") if isinstance(chart, dict) else None
+    if isinstance(chart, dict):
+        add(chart.get("sourceRef"))
+        source_ns = (chart.get("sourceRef") or {}).get("namespace") or ns
+        # helm-controller generates the HelmChart `<namespace>-<name>` in the source's namespace.
+        refs.append((SOURCE_GROUP, "HelmChart", source_ns, f"{ns}-{f['name']}"))
+    add(spec.get("chartRef"))
+    if isinstance(spec.get("sources"), list):  # ArtifactGenerator
+        for source in spec["sources"]:
+            add(source)
+    return refs
+
+
+def _attach_events(graph: Graph, events: list[dict]) -> None:
+    per_object: dict[str, list[dict]] = defaultdict(list)
+    for event in events:
+        uid = (event.get("involvedObject") or {}).get("uid")
+        if uid in graph.nodes:
+            per_object[uid].append({
+                "type": event.get("type", ""),
+                "reason": event.get("reason", ""),
+                "message": event.get("message", ""),
+                "count": event.get("count", 1),
+                "time": event.get("lastTimestamp") or event.get("eventTime") or
+                (event.get("metadata") or {}).get("creationTimestamp") or "",
+            })
+    for uid, items in per_object.items():
+        items.sort(key=lambda e: e["time"] or "", reverse=True)
+        graph.nodes[uid].fields["events"] = items[:20]
+
+
+def tree_children(graph: Graph) -> dict[str, list[str]]:
+    """Children in the Flux tree: what an object created (Flux) or owns (ownerReferences)."""
+    children: dict[str, list[str]] = defaultdict(list)
+    for source, target, type_ in graph.edges:
+        if type_ in (EdgeType.CREATED, EdgeType.OWNS):
+            children[source].append(target)
+    for kids in children.values():
+        kids.sort()
+    return children
+
+
+def _assess(graph: Graph, now: datetime | None) -> None:
+    children = tree_children(graph)
+    assessments = {}
+    for uid, node in graph.nodes.items():
+        kids = [graph.nodes[c].raw for c in children.get(uid, ())]
+        try:
+            assessments[uid] = health_rules.assess(node.raw, children=kids, now=now)
+        except Exception as exc:  # noqa: BLE001 - one object's odd status must not break the sync
+            logger.warning("health rules failed on %s: %s", node.label, exc)
+            assessments[uid] = health_rules.Assessment(health_rules.Health.UNKNOWN, "AssessmentFailed", str(exc))
+    rolled = health_rules.rollup_all(assessments, children, lambda uid: graph.nodes[uid].label)
+    for uid, node in graph.nodes.items():
+        own, up = assessments[uid], rolled[uid]
+        node.fields.update(
+            health=str(own.health), health_reason=own.reason[:100], health_message=own.message,
+            rollup_health=str(up.health), rollup_message=up.message,
+        )

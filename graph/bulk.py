@@ -1,0 +1,112 @@
+"""Set-based writes for the sync: one statement upserts thousands of rows, whatever their number.
+
+Django's ``bulk_create`` splits by the database's parameter limit (999 on SQLite, so ~30 rows of a 34-column model
+per query), which makes the number of queries grow with the cluster. Here the rows travel as *one* JSON parameter
+that the database unpacks itself (``jsonb_to_recordset`` on PostgreSQL, ``json_each`` on SQLite), so a sync costs
+a handful of statements per ``CHUNK`` rows.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import connection, models
+
+from graph.models import Edge, KubeObject
+
+CHUNK = 5000
+
+_PG_TYPES = {
+    "CharField": "text", "TextField": "text", "JSONField": "jsonb", "BooleanField": "boolean",
+    "BigIntegerField": "bigint", "DateTimeField": "timestamptz", "ForeignKey": "bigint",
+}
+
+
+def _columns(model: type[models.Model], exclude: Sequence[str] = ("id",)) -> list[models.Field]:
+    return [f for f in model._meta.concrete_fields if f.column not in exclude]
+
+
+def _value(field: models.Field, value):
+    """The JSON representation the database will turn back into the column's type."""
+    if value is None:
+        return None
+    if isinstance(field, models.JSONField):
+        # SQLite keeps JSON columns as text: pass the encoded document; PostgreSQL reads the jsonb value itself.
+        return json.dumps(value, cls=DjangoJSONEncoder) if connection.vendor == "sqlite" else value
+    if isinstance(field, models.DateTimeField) and isinstance(value, datetime):
+        if connection.vendor == "sqlite":
+            return connection.ops.adapt_datetimefield_value(value)
+        return value.isoformat()
+    if isinstance(field, models.BooleanField):
+        return bool(value) if connection.vendor != "sqlite" else int(bool(value))
+    return value
+
+
+def _select_list(fields: list[models.Field], source: str) -> str:
+    """SELECT expressions that read each column out of the JSON row."""
+    if connection.vendor == "postgresql":
+        return ", ".join(f'{source}."{f.column}"' for f in fields)
+    return ", ".join(f"json_extract({source}.value, '$.{f.column}')" for f in fields)
+
+
+def _rows_source(fields: list[models.Field], alias: str) -> str:
+    if connection.vendor == "postgresql":
+        types = ", ".join(f'"{f.column}" {_PG_TYPES[f.get_internal_type()]}' for f in fields)
+        return f"jsonb_to_recordset(%s::jsonb) AS {alias}({types})"
+    return f"json_each(%s) AS {alias}"
+
+
+def upsert_objects(rows: Iterable[dict], update_fields: Sequence[str]) -> int:
+    """Insert or update KubeObject rows (dicts keyed by field name) keyed by (cluster, uid).
+
+    ``changed_at`` only moves when ``resource_version`` differs from the stored one, so "recently changed" means a
+    change in the cluster, not a sync.
+    """
+    if connection.vendor not in ("postgresql", "sqlite"):
+        raise NotImplementedError(f"bulk upsert is not implemented for {connection.vendor}")
+    fields = _columns(KubeObject)
+    table = KubeObject._meta.db_table
+    columns = ", ".join(f'"{f.column}"' for f in fields)
+    by_name = {f.name: f for f in fields}
+    updates = []
+    for name in update_fields:
+        column = by_name[name].column
+        if name == "changed_at":
+            updates.append(f'"{column}" = CASE WHEN {table}."resource_version" = excluded."resource_version" '
+                           f'THEN {table}."{column}" ELSE excluded."{column}" END')
+        else:
+            updates.append(f'"{column}" = excluded."{column}"')
+    where = "" if connection.vendor == "postgresql" else " WHERE true"  # SQLite needs it before ON CONFLICT
+    sql = (f'INSERT INTO {table} ({columns}) SELECT {_select_list(fields, "r")} FROM {_rows_source(fields, "r")}'
+           f'{where} ON CONFLICT ("cluster_id", "uid") DO UPDATE SET {", ".join(updates)}')
+    return _execute_chunked(sql, [{f.column: _value(f, row.get(f.name if f.name != "cluster" else "cluster_id"))
+                                   for f in fields} for row in rows])
+
+
+def insert_edges(cluster_id: int, edges: Iterable[tuple[str, str, str]]) -> int:
+    """Insert edges given as (source uid, target uid, type), resolving uids to rows inside the database."""
+    table, objects = Edge._meta.db_table, KubeObject._meta.db_table
+    if connection.vendor == "postgresql":
+        source = "jsonb_to_recordset(%s::jsonb) AS e(s text, t text, ty text)"
+        s, t, ty = "e.s", "e.t", "e.ty"
+    else:
+        source = "json_each(%s) AS e"
+        s, t, ty = "json_extract(e.value, '$.s')", "json_extract(e.value, '$.t')", "json_extract(e.value, '$.ty')"
+    sql = (f'INSERT INTO {table} ("cluster_id", "source_id", "target_id", "type") '
+           f"SELECT {int(cluster_id)}, so.id, ta.id, {ty} FROM {source} "
+           f'JOIN {objects} so ON so."cluster_id" = {int(cluster_id)} AND so."uid" = {s} '
+           f'JOIN {objects} ta ON ta."cluster_id" = {int(cluster_id)} AND ta."uid" = {t}')
+    return _execute_chunked(sql, [{"s": a, "t": b, "ty": c} for a, b, c in edges])
+
+
+def _execute_chunked(sql: str, rows: list[dict]) -> int:
+    written = 0
+    with connection.cursor() as cursor:
+        for start in range(0, len(rows), CHUNK):
+            chunk = rows[start:start + CHUNK]
+            cursor.execute(sql, [json.dumps(chunk, cls=DjangoJSONEncoder)])
+            written += max(cursor.rowcount, 0)
+    return written

@@ -1,0 +1,189 @@
+"""Sync one cluster into the mirror: list, build the graph in memory, persist in bulk, tombstone the rest.
+
+The number of database queries depends on the number of batches, not on the number of objects: rows are
+upserted with ``bulk_create(update_conflicts=True)`` keyed by (cluster, uid), vanished rows are tombstoned by
+one UPDATE on ``last_seen``, and edges are replaced in bulk.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import django_rq
+from django.db import transaction
+from django.utils import timezone
+
+from controlplane.kube import ApiResource, KubeAdapter, KubeError, KubeUnreachable
+from controlplane.models import Cluster
+from graph.builder import Graph, build_graph, inventory_keys
+from graph.bulk import insert_edges, upsert_objects
+from graph.kinds import (
+    APPLIER_KINDS,
+    DEFAULT_MANAGED_KINDS,
+    FLUX_KINDS,
+    HELM_NAME_LABEL,
+    KUSTOMIZE_NAME_LABEL,
+    OWNED_CHILD_KINDS,
+    split_api_version,
+)
+from graph.models import Edge, KubeObject
+
+logger = logging.getLogger(__name__)
+
+LOCK_TIMEOUT = 600
+_UPDATE_FIELDS = [
+    "api_group", "api_version", "kind", "family", "namespace", "name", "labels", "annotations", "spec", "status",
+    "owner_references", "events", "resource_version", "generation", "observed_generation", "suspended",
+    "managed_by_kind", "managed_by_namespace", "managed_by_name", "origin_path", "origin_repo", "origin_ref",
+    "health", "health_reason", "health_message", "rollup_health", "rollup_message", "created_in_cluster",
+    "last_seen", "changed_at", "deleted_at",
+]
+
+
+class SyncInProgress(Exception):
+    """Another worker holds this cluster's sync lock."""
+
+
+@dataclass
+class SyncResult:
+    """What a sync did, for logs, the management command and benchmarks."""
+
+    objects: int = 0
+    edges: int = 0
+    tombstoned: int = 0
+    requests: int = 0
+    problems: list[str] = field(default_factory=list)
+    resource_versions: dict[str, str] = field(default_factory=dict)
+
+    def summary(self) -> str:
+        text = f"{self.objects} objects, {self.edges} edges, {self.tombstoned} tombstoned, {self.requests} requests"
+        if self.problems:
+            text += f", {len(self.problems)} skipped"
+        return text
+
+
+def fetch(adapter: KubeAdapter, progress: Callable[[str], None] = lambda _msg: None) -> tuple[list[dict],
+                                                                                               list[dict], SyncResult]:
+    """List everything the mirror needs from the cluster: Flux kinds, labelled objects, their children, events."""
+    result = SyncResult()
+    objects: list[dict] = []
+
+    def list_(resource: ApiResource, label_selector: str | None = None) -> list[dict]:
+        result.requests += 1
+        listed = adapter.list(resource, label_selector=label_selector)
+        result.resource_versions[f"{resource.group}/{resource.plural}"] = listed.resource_version
+        return listed.items
+
+    for flux_kind in FLUX_KINDS:
+        resource = adapter.find_resource(flux_kind.group, flux_kind.kind, flux_kind.versions)
+        if resource is not None:
+            objects.extend(list_(resource))
+    progress(f"{len(objects)} Flux objects")
+
+    # Kinds to list with the Flux labels: a default set plus every kind an inventory names.
+    managed = set(DEFAULT_MANAGED_KINDS)
+    for obj in objects:
+        group, _ = split_api_version(obj.get("apiVersion", ""))
+        if (group, obj.get("kind")) in APPLIER_KINDS:
+            managed.update((g, k) for g, k, _ns, _n in inventory_keys(obj))
+    managed -= {(k.group, k.kind) for k in FLUX_KINDS}
+    seen: set[str] = {o["metadata"]["uid"] for o in objects if o.get("metadata", {}).get("uid")}
+    for group, kind in sorted(managed):
+        resource = adapter.find_resource(group, kind)
+        if resource is None or "list" not in resource.verbs:
+            continue
+        for selector in (KUSTOMIZE_NAME_LABEL, HELM_NAME_LABEL):
+            for item in list_(resource, selector):
+                uid = item.get("metadata", {}).get("uid")
+                if uid and uid not in seen:
+                    seen.add(uid)
+                    objects.append(item)
+    progress(f"{len(objects)} Flux and managed objects")
+
+    # ReplicaSets and Pods are found through ownerReferences: keep those whose owner chain reaches a mirrored object.
+    children: list[dict] = []
+    for group, kind in OWNED_CHILD_KINDS:
+        resource = adapter.find_resource(group, kind)
+        if resource is not None:
+            children.extend(list_(resource))
+    owners = set(seen)
+    for child in children:  # ReplicaSets come first, so their Pods find them
+        meta = child.get("metadata", {})
+        if meta.get("uid") not in owners and any(r.get("uid") in owners for r in meta.get("ownerReferences") or []):
+            owners.add(meta["uid"])
+            objects.append(child)
+    progress(f"{len(objects)} objects with ReplicaSets and Pods")
+
+    events: list[dict] = []
+    event_resource = adapter.find_resource("", "Event")
+    if event_resource is not None:
+        events = list_(event_resource)
+    return objects, events, result
+
+
+def persist(cluster: Cluster, graph: Graph, started) -> tuple[int, int]:
+    """Write nodes and edges set-wise; tombstone rows not seen in this sync. Returns (edges, tombstoned)."""
+    rows = [
+        {**node.fields, "cluster_id": cluster.pk, "uid": uid, "first_seen": started, "last_seen": started,
+         "changed_at": started, "deleted_at": None}
+        for uid, node in graph.nodes.items()
+    ]
+    with transaction.atomic():
+        upsert_objects(rows, _UPDATE_FIELDS)
+        tombstoned = KubeObject.objects.filter(cluster=cluster, deleted_at__isnull=True, last_seen__lt=started).update(
+            deleted_at=started
+        )
+        Edge.objects.filter(cluster=cluster).delete()
+        edges = insert_edges(cluster.pk, sorted(graph.edges))
+    return edges, tombstoned
+
+
+def sync_cluster(cluster: Cluster, progress: Callable[[str], None] = lambda _msg: None) -> SyncResult:
+    """Sync one cluster now. An unreachable API server marks the cluster unreachable and keeps the mirror."""
+    started = timezone.now()
+    try:
+        adapter = KubeAdapter(cluster)
+    except KubeUnreachable as exc:
+        cluster.record_sync(Cluster.SyncState.UNREACHABLE, str(exc))
+        raise
+    try:
+        objects, events, result = fetch(adapter, progress)
+    except KubeUnreachable as exc:
+        cluster.record_sync(Cluster.SyncState.UNREACHABLE, f"{exc}; showing the state of the last sync")
+        raise
+    except KubeError as exc:
+        cluster.record_sync(Cluster.SyncState.FAILED, str(exc))
+        raise
+    finally:
+        adapter.close()
+    graph = build_graph(objects, events, now=started)
+    result.objects = len(graph.nodes)
+    result.problems = graph.problems
+    for problem in graph.problems:
+        logger.warning("cluster %s: %s", cluster.name, problem)
+    result.edges, result.tombstoned = persist(cluster, graph, started)
+    message = result.summary()
+    if graph.problems:
+        message += "\n" + "\n".join(graph.problems[:20])
+    cluster.record_sync(Cluster.SyncState.OK, message)
+    progress(message)
+    return result
+
+
+def lock_for(cluster_pk: int):
+    """A Redis lock per cluster so two workers never sync the same cluster at once."""
+    return django_rq.get_connection("default").lock(f"fluxplane:sync:{cluster_pk}", timeout=LOCK_TIMEOUT,
+                                                    blocking=False)
+
+
+def sync_cluster_locked(cluster_pk: int, progress: Callable[[str], None] = lambda _msg: None) -> SyncResult:
+    cluster = Cluster.objects.get(pk=cluster_pk)
+    lock = lock_for(cluster_pk)
+    if not lock.acquire(blocking=False):
+        raise SyncInProgress(f"cluster {cluster.name} is being synced by another worker")
+    try:
+        return sync_cluster(cluster, progress)
+    finally:
+        lock.release()
