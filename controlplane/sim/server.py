@@ -11,6 +11,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from . import discovery, errors
 from .registry import ResourceType
+from .selectors import SelectorError
 from .store import Event, Store
 from .tables import to_table
 
@@ -94,6 +95,8 @@ class Handler(BaseHTTPRequestHandler):
             self._route(parts)
         except errors.ApiError as e:
             self._error(e)
+        except SelectorError as e:
+            self._error(errors.bad_request(str(e)))
         except (BrokenPipeError, ConnectionResetError):
             pass
         except Exception as e:  # noqa: BLE001 - report as a 500 Status like the API server, keep serving

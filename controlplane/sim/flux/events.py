@@ -59,6 +59,8 @@ class EventRecorder:
                 self.store.update(new)
                 return
         name = f"{meta['name']}.{uuid.uuid4().hex[:16]}"
+        if len(self._seen) > 20_000:
+            self._seen.clear()  # bounded memory: a forgotten key only means a new Event instead of count+1
         self._seen[key] = name
         self.store.create({
             "apiVersion": "v1", "kind": "Event",
