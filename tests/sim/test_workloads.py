@@ -109,8 +109,8 @@ def test_statefulset_daemonset_and_job(sim: Simulator, ns: str) -> None:
                       "spec": {"backoffLimit": 1, "template": {**tmpl, "spec": {"containers": [
                           {"name": "c", "image": "acme/job:crashloop"}]}}}})
     wait_for(lambda: _status_of(sim, "statefulsets", ns, "db") == "Current", what="StatefulSet")
-    assert sorted(p["metadata"]["name"] for p in sim.store.list("pods", ns, label_selector="statefulset.kubernetes.io/pod-name")) == [
-        "db-0", "db-1"]
+    sts_pods = sim.store.list("pods", ns, label_selector="statefulset.kubernetes.io/pod-name")
+    assert sorted(p["metadata"]["name"] for p in sts_pods) == ["db-0", "db-1"]
     wait_for(lambda: _status_of(sim, "daemonsets", ns, "agent") == "Current", what="DaemonSet")
     wait_for(lambda: any(c["type"] == "Complete" for c in sim.store.get("jobs", ns, "once").get("status", {}).get(
         "conditions", [])), what="Job complete")
