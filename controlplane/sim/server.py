@@ -67,6 +67,11 @@ class Handler(BaseHTTPRequestHandler):
         raw = self._body()
         if not raw:
             return None
+        if "protobuf" in ctype or "cbor" in ctype:
+            # Only JSON (and YAML for server-side apply) is decoded; typed protobuf bodies (kubectl create's
+            # generators) would need every built-in schema.
+            raise errors.ApiError(415, "UnsupportedMediaType", f"the body of the request was in an unknown format - "
+                                  f"accepted media types include: application/json, application/yaml ({ctype})")
         try:
             if "yaml" in ctype:
                 import yaml  # only server-side apply sends YAML
