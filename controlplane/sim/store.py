@@ -10,7 +10,6 @@ from __future__ import annotations
 import base64
 import bisect
 import collections
-import datetime as dt
 import json
 import random
 import string
@@ -20,26 +19,18 @@ from collections.abc import Iterable
 from typing import Any
 
 from . import errors, snapshot
+from .gc import GarbageCollection
 from .patch import SERVICE_MERGE_KEYS, PatchError, json_patch, merge_patch, strategic_merge_patch
 from .registry import Registry, ResourceType, flux_crds
 from .selectors import Requirement, fields_match, labels_match, parse_field_selector, parse_label_selector
+from .util import clone, now
 from .watch import Entry, Event, Watch
 
 SYSTEM_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease", "flux-system")
 NODE_NAME = "sim-node-1"
 
 
-def now() -> str:
-    """RFC 3339 timestamp with second precision, as Kubernetes writes metadata times."""
-    return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def clone(obj: Any) -> Any:
-    """Deep copy through JSON: faster than copy.deepcopy and rejects what the API could not store."""
-    return json.loads(json.dumps(obj))
-
-
-class Store:
+class Store(GarbageCollection):
     """The cluster state: objects by resource, one global resourceVersion counter, and an event log."""
 
     def __init__(self, registry: Registry | None = None, history: int = 50_000, bootstrap: bool = True) -> None:
@@ -462,58 +453,6 @@ class Store:
             if nsent and nsent.obj["metadata"].get("deletionTimestamp") and not self._namespace_has_objects(ns):
                 self._remove(self.registry.get("", "v1", "namespaces"), nsent.obj)  # type: ignore[arg-type]
         return final
-
-    def _collect(self, owner_uid: str) -> None:
-        """Background garbage collection: delete every object whose ownerReferences name the owner."""
-        for uid in list(self._dependents.pop(owner_uid, ())):
-            loc = self._by_uid.get(uid)
-            if loc is None:
-                continue
-            rt = self.registry.by_key(loc[0])
-            if rt is not None:
-                try:
-                    self.delete(rt, loc[1] or None, loc[2])
-                except errors.ApiError:
-                    pass  # already gone
-
-    def _orphan(self, owner_uid: str) -> None:
-        for uid in list(self._dependents.pop(owner_uid, ())):
-            loc = self._by_uid.get(uid)
-            rt = self.registry.by_key(loc[0]) if loc else None
-            if loc is None or rt is None:
-                continue
-            dep = clone(self._get_ref(rt, loc[1] or None, loc[2]))
-            refs = [r for r in dep["metadata"].get("ownerReferences") or [] if r.get("uid") != owner_uid]
-            dep["metadata"]["ownerReferences"] = refs
-            if not refs:
-                del dep["metadata"]["ownerReferences"]
-            self._replace(rt, self._get_ref(rt, loc[1] or None, loc[2]), dep, None, False)
-
-    def _namespace_has_objects(self, ns: str) -> bool:
-        return any(k[0] == ns for key, b in self._buckets.items() if key != "/namespaces" for k in b)
-
-    def _delete_namespace(self, rt: ResourceType, old: dict) -> dict:
-        ns = old["metadata"]["name"]
-        if not old["metadata"].get("deletionTimestamp"):
-            new = clone(old)
-            new["metadata"]["deletionTimestamp"] = now()
-            new["status"] = {"phase": "Terminating"}
-            new["metadata"]["resourceVersion"] = str(self._next_rv())
-            self._put(rt, new)
-            self._emit("MODIFIED", rt.key, new)
-            old = new
-        for key, bucket in list(self._buckets.items()):
-            inner = self.registry.by_key(key)
-            if inner is None or not inner.namespaced:
-                continue
-            for (ons, oname) in [k for k in bucket if k[0] == ns]:
-                try:
-                    self.delete(inner, ons, oname)
-                except errors.ApiError:
-                    pass  # removed by garbage collection meanwhile
-        if not self._namespace_has_objects(ns) and ("", ns) in self._buckets["/namespaces"]:
-            return self._remove(rt, old)
-        return clone(old)
 
     # ---------------------------------------------------------------- bulk and snapshots
     def bulk_load(self, objects: Iterable[dict]) -> int:
