@@ -30,17 +30,29 @@ def _podinfo_ns(repo: str):
 
 CASES = [
     ("name uppercase", lambda r: create.create_namespace(r, "clusters/staging", "Team_A"), "DNS-1123 label"),
-    ("name too long", lambda r: create.create_deployment(r, _podinfo_ns(r), name="a" * 64, image="nginx"),
-     "at most 63"),
+    (
+        "name too long",
+        lambda r: create.create_deployment(r, _podinfo_ns(r), name="a" * 64, image="nginx"),
+        "at most 63",
+    ),
     ("image spaces", lambda r: yamledit.set_image(r, _frontend(r), "app", "nginx latest"), "not a valid image"),
     ("image uppercase", lambda r: yamledit.set_image(r, _frontend(r), "app", "Nginx:1"), "lower-case"),
     ("image bad digest", lambda r: yamledit.set_image(r, _frontend(r), "app", "nginx@sha256:xyz"), "image reference"),
-    ("quantity", lambda r: yamledit.set_resources(r, _frontend(r), "app", {"cpu": "lots"}),
-     "not a Kubernetes quantity"),
-    ("memory milli", lambda r: yamledit.set_resources(r, _frontend(r), "app", {"memory": "128m"}),
-     "did you mean 128Mi"),
-    ("limits < requests", lambda r: yamledit.set_resources(r, _frontend(r), "app", {"cpu": "2"}, {"cpu": "500m"}),
-     "lower than the request"),
+    (
+        "quantity",
+        lambda r: yamledit.set_resources(r, _frontend(r), "app", {"cpu": "lots"}),
+        "not a Kubernetes quantity",
+    ),
+    (
+        "memory milli",
+        lambda r: yamledit.set_resources(r, _frontend(r), "app", {"memory": "128m"}),
+        "did you mean 128Mi",
+    ),
+    (
+        "limits < requests",
+        lambda r: yamledit.set_resources(r, _frontend(r), "app", {"cpu": "2"}, {"cpu": "500m"}),
+        "lower than the request",
+    ),
     ("replicas -1", lambda r: yamledit.set_replicas(r, _frontend(r), -1), "between 0 and 1000"),
     ("replicas 1001", lambda r: yamledit.set_replicas(r, _frontend(r), 1001), "between 0 and 1000"),
     ("replicas '3'", lambda r: yamledit.set_replicas(r, _frontend(r), "3"), "whole number"),
@@ -51,27 +63,55 @@ CASES = [
     ("yaml duplicate keys", lambda r: yamledit.merge_values(r, _release(r), "a: 1\na: 2\n"), "duplicate key"),
     ("yaml not a mapping", lambda r: yamledit.merge_values(r, _release(r), "- a\n- b\n"), "expected a mapping"),
     ("yaml huge", lambda r: yamledit.merge_values(r, _release(r), "a: " + "x" * 300_000 + "\n"), "larger than"),
-    ("edit renames", lambda r: yamledit.replace_document(r, _release(r), "apiVersion: helm.toolkit.fluxcd.io/v2\n"
-                                                         "kind: HelmRelease\nmetadata:\n  name: other\n"),
-     "metadata.name changed"),
+    (
+        "edit renames",
+        lambda r: yamledit.replace_document(
+            r, _release(r), "apiVersion: helm.toolkit.fluxcd.io/v2\nkind: HelmRelease\nmetadata:\n  name: other\n"
+        ),
+        "metadata.name changed",
+    ),
     ("chart version", lambda r: yamledit.set_chart_version(r, _release(r), "1.x.2"), "after a wildcard"),
     ("chart version junk", lambda r: yamledit.set_chart_version(r, _release(r), "latest"), "not a version constraint"),
-    ("interval", lambda r: create.create_kustomization(r, "clusters/staging", name="x", path="apps/staging",
-                                                       source_name="flux-system", interval="5 minutes"),
-     "not a duration"),
-    ("path dotdot", lambda r: create.create_kustomization(r, "clusters/staging", name="x", path="../../etc",
-                                                          source_name="flux-system"), "leaves the repository"),
-    ("path missing", lambda r: create.create_kustomization(r, "clusters/staging", name="x", path="apps/nope",
-                                                           source_name="flux-system"), "not a directory"),
-    ("origin dotdot", lambda r: locate(r, ObjectRef("HelmRelease", "podinfo", "podinfo",
-                                                    origin="path: ../../../../etc/hosts\n"), APPS),
-     "leaves the repository"),
+    (
+        "interval",
+        lambda r: create.create_kustomization(
+            r, "clusters/staging", name="x", path="apps/staging", source_name="flux-system", interval="5 minutes"
+        ),
+        "not a duration",
+    ),
+    (
+        "path dotdot",
+        lambda r: create.create_kustomization(
+            r, "clusters/staging", name="x", path="../../etc", source_name="flux-system"
+        ),
+        "leaves the repository",
+    ),
+    (
+        "path missing",
+        lambda r: create.create_kustomization(
+            r, "clusters/staging", name="x", path="apps/nope", source_name="flux-system"
+        ),
+        "not a directory",
+    ),
+    (
+        "origin dotdot",
+        lambda r: locate(
+            r, ObjectRef("HelmRelease", "podinfo", "podinfo", origin="path: ../../../../etc/hosts\n"), APPS
+        ),
+        "leaves the repository",
+    ),
     ("scale daemonset-like kind", lambda r: yamledit.set_replicas(r, _release(r), 3), "has no spec.replicas"),
-    ("namespace under namespace transformer", lambda r: create.create_namespace(r, "apps/staging", "team-b"),
-     "would rename the new Namespace"),
+    (
+        "namespace under namespace transformer",
+        lambda r: create.create_namespace(r, "apps/staging", "team-b"),
+        "would rename the new Namespace",
+    ),
     ("existing folder", lambda r: create.create_namespace(r, "clusters/staging", "flux-system"), "already exists"),
-    ("blank limit on service without port", lambda r: create.create_deployment(
-        r, _podinfo_ns(r), name="api", image="nginx", service=True), "needs the container port"),
+    (
+        "blank limit on service without port",
+        lambda r: create.create_deployment(r, _podinfo_ns(r), name="api", image="nginx", service=True),
+        "needs the container port",
+    ),
 ]
 
 

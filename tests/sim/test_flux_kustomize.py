@@ -178,8 +178,9 @@ def test_broken_build_reports_build_failed(env: FluxEnv, repo: GitRepo, sink: We
     sha = repo.commit({"broken/kustomization.yaml": "resources: [missing.yaml]\n"}, "broken")
     env.create(git_repository("repo", "flux-system", repo.url))
     env.create(kustomization("broken", "flux-system", "./broken", retryInterval="1m"))
-    ks = eventually(lambda: (o := env.get(KS, "flux-system", "broken")) and cond(o, "Ready").get("status")
-                    == "False" and o, what="BuildFailed")
+    # The source may not be ready on the first attempt (ArtifactFailed); wait for the build's own verdict.
+    ks = eventually(lambda: (o := env.get(KS, "flux-system", "broken")) and cond(o, "Ready").get("reason")
+                    == "BuildFailed" and o, what="BuildFailed")
     ready_c = cond(ks, "Ready")  # type: ignore[arg-type]
     assert ready_c["reason"] == "BuildFailed"
     assert ready_c["message"].startswith("kustomize build failed:") and "missing.yaml" in ready_c["message"]
