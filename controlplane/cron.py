@@ -9,7 +9,9 @@ from rq import cron
 
 from controlplane.jobs import sweep_runs_job
 from graph.jobs import sync_due_clusters
+from playbooks.jobs import expire_pending_runs
 
 cron.register(sweep_runs_job, queue_name="low", interval=120, name="sweep-runs")
 # Each cluster has its own interval (Cluster.sync_interval_seconds); this tick only checks which are due.
 cron.register(sync_due_clusters, queue_name="default", interval=30, name="sync-due-clusters")
+cron.register(expire_pending_runs, queue_name="low", interval=300, name="expire-pending-runs")

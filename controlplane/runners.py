@@ -17,7 +17,7 @@ from django.db import transaction
 from django.utils import timezone
 from redis.exceptions import RedisError
 from rq.exceptions import NoSuchJobError
-from rq.job import Job, JobStatus
+from rq.job import Dependency, Job, JobStatus
 
 from controlplane import context
 from controlplane.models import AuditEvent, Run, RunStatus
@@ -79,14 +79,16 @@ def rq_job_id(run: Run) -> str:
     return f"fluxplane-{run._meta.app_label}-{run._meta.model_name}-{run.pk}"
 
 
-def enqueue_run(run: Run) -> bool:
+def enqueue_run(run: Run, depends_on: str | None = None) -> bool:
     """Put the job for ``run`` on its runner's queue now. Returns False (and leaves the row queued for the sweep
     to retry) when Redis cannot be reached, so a request is never lost to a Redis outage."""
     runner = get_runner(run.runner)
     job_id = rq_job_id(run)
     try:
+        dependency = Dependency(jobs=[depends_on], allow_failure=True) if depends_on else None
         django_rq.get_queue(runner.queue, commit_mode="auto").enqueue(
-            execute, run.runner, run.pk, job_id=job_id, description=f"{run.runner} {run.run_reference}"
+            execute, run.runner, run.pk, job_id=job_id, description=f"{run.runner} {run.run_reference}",
+            depends_on=dependency,
         )
     except RedisError as exc:
         logger.warning("could not enqueue %s (%s); it stays queued and will be retried", run.run_reference, exc)

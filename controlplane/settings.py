@@ -175,6 +175,42 @@ if not RELAXED:
     # The health endpoint is probed over plain HTTP by orchestrators.
     SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
 
+# Playbooks: each can be switched off; names mirror the seed chart's values (playbooks.suspend → ..._SUSPEND).
+FLUXPLANE_PLAYBOOKS = {
+    key: env.bool(f"FLUXPLANE_PLAYBOOK_{var}", True)
+    for key, var in (
+        ("suspend", "SUSPEND"), ("resume", "RESUME"), ("reconcile", "RECONCILE"), ("edit", "EDIT"),
+        ("createKustomization", "CREATE_KUSTOMIZATION"), ("createNamespace", "CREATE_NAMESPACE"),
+        ("createDeployment", "CREATE_DEPLOYMENT"), ("createHelmRelease", "CREATE_HELMRELEASE"),
+        ("updateHelmValues", "UPDATE_HELM_VALUES"), ("updateHelmChartVersion", "UPDATE_HELM_CHART_VERSION"),
+        ("scale", "SCALE"), ("updateResources", "UPDATE_RESOURCES"), ("updateImage", "UPDATE_IMAGE"),
+        ("requestNamespaceAccess", "REQUEST_NAMESPACE_ACCESS"),
+    )
+}
+FLUXPLANE_CREATE_PULL_REQUEST = env.bool("FLUXPLANE_CREATE_PULL_REQUEST", True)
+FLUXPLANE_GIT_TYPE = env.str("FLUXPLANE_GIT_TYPE", "github")
+FLUXPLANE_GIT_CONNECTION = env.str("FLUXPLANE_GIT_CONNECTION")
+FLUXPLANE_GIT_URL = env.str("FLUXPLANE_GIT_URL")
+# Approvals required per mode (and per playbook name, e.g. FLUXPLANE_APPROVALS_SCALE) before a run is queued.
+FLUXPLANE_APPROVALS = {
+    "exec": env.int("FLUXPLANE_APPROVALS_EXEC", 0),
+    "gitops": env.int("FLUXPLANE_APPROVALS_GITOPS", 1),
+    **{name: env.int(f"FLUXPLANE_APPROVALS_{name.upper()}", 0) for name in ("suspend", "resume", "reconcile")
+       if f"FLUXPLANE_APPROVALS_{name.upper()}" in os.environ},
+}
+FLUXPLANE_APPROVAL_EXPIRY_HOURS = env.int("FLUXPLANE_APPROVAL_EXPIRY_HOURS", 72)
+FLUXPLANE_EXEC_POLL_SECONDS = float(env.str("FLUXPLANE_EXEC_POLL_SECONDS", "2"))
+FLUXPLANE_BASE_URL = env.str("FLUXPLANE_BASE_URL", "http://127.0.0.1:8000")
+
+EMAIL_BACKEND = env.str("FLUXPLANE_EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend" if RELAXED else
+                        "django.core.mail.backends.smtp.EmailBackend")
+EMAIL_HOST = env.str("FLUXPLANE_EMAIL_HOST", "localhost")
+EMAIL_PORT = env.int("FLUXPLANE_EMAIL_PORT", 25)
+EMAIL_HOST_USER = env.str("FLUXPLANE_EMAIL_USER")
+EMAIL_HOST_PASSWORD = env.str("FLUXPLANE_EMAIL_PASSWORD")
+EMAIL_USE_TLS = env.bool("FLUXPLANE_EMAIL_TLS", False)
+DEFAULT_FROM_EMAIL = env.str("FLUXPLANE_EMAIL_FROM", "fluxplane@localhost")
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

@@ -60,6 +60,15 @@ class KubeObject(models.Model):
     class Meta:
         verbose_name = "object"
         ordering = ["namespace", "name"]
+        # Verbs granted globally (Django permissions) or per object with django-guardian; an object grant covers
+        # everything below the object in the Flux tree (see access.rules).
+        permissions = [
+            ("run_playbook", "Can run exec playbooks (suspend, resume, reconcile)"),
+            ("request_change", "Can request GitOps changes"),
+            ("approve_run", "Can approve or reject playbook runs"),
+            ("request_access", "Can request just-in-time namespace access"),
+            ("silence", "Can silence alerts"),
+        ]
         constraints = [models.UniqueConstraint(fields=["cluster", "uid"], name="graph_object_cluster_uid")]
         indexes = [
             models.Index(fields=["cluster", "family", "namespace", "name"]),

@@ -67,8 +67,9 @@ def _live(qs):
     return qs.filter(deleted_at__isnull=True)
 
 
-def select(scope: GraphScope) -> GraphData:
-    """Pick the nodes and edges of a scope with a bounded number of queries."""
+def select(scope: GraphScope, visible: Q | None = None) -> GraphData:
+    """Pick the nodes and edges of a scope with a bounded number of queries; ``visible`` (from access.rules)
+    drops what the user may not see."""
     if scope.root_id is not None:
         root = KubeObject.objects.get(pk=scope.root_id)
         edges = list(Edge.objects.filter(cluster_id=root.cluster_id).values_list("source_id", "target_id", "type"))
@@ -93,6 +94,8 @@ def select(scope: GraphScope) -> GraphData:
         if scope.namespace:
             nodes_qs = nodes_qs.filter(Q(namespace=scope.namespace) | Q(kind="Namespace", name=scope.namespace))
     nodes_qs = _live(nodes_qs)
+    if visible is not None:
+        nodes_qs = nodes_qs.filter(visible)
     if scope.kinds:
         nodes_qs = nodes_qs.filter(kind__in=scope.kinds) if scope.root_id is None else nodes_qs.filter(
             Q(kind__in=scope.kinds) | Q(pk=scope.root_id))

@@ -6,3 +6,7 @@ class PlaybooksConfig(AppConfig):
 
     name = "playbooks"
     verbose_name = "Playbooks"
+
+    def ready(self) -> None:
+        # Register the playbooks and their job runner.
+        from playbooks import exec_playbooks, runners  # noqa: F401

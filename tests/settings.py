@@ -24,3 +24,5 @@ STORAGES = {
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
 STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # noqa: F405 - whitenoise warns about a missing directory
+FLUXPLANE_EXEC_POLL_SECONDS = 0.1
+EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"

@@ -91,14 +91,15 @@ class Run(models.Model):
     def set_parameters(self, parameters: dict[str, Any]) -> None:
         self.parameters = redact(parameters)
 
-    def enqueue(self) -> None:
+    def enqueue(self, depends_on: str | None = None) -> None:
         """Enqueue the job for this row once the surrounding transaction commits (jobs receive primary keys).
 
+        ``depends_on`` (an RQ job id) makes it start after that job ends, whatever its outcome (ordered bulk runs).
         If Redis is down at that moment the row simply stays queued; the periodic sweep enqueues it later.
         """
         from controlplane import runners  # runners imports models; keep the import lazy
 
-        transaction.on_commit(lambda: runners.enqueue_run(self), robust=True)
+        transaction.on_commit(lambda: runners.enqueue_run(self, depends_on=depends_on), robust=True)
 
 
 class SystemRun(Run):

@@ -11,6 +11,7 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 from django.utils.safestring import mark_safe
 
+from access import rules
 from controlplane.models import Cluster
 from graph import render
 from graph.admin.filters import KindFilter, NamespaceFilter, PresenceFilter
@@ -54,10 +55,21 @@ class KubeObjectAdmin(admin.ModelAdmin):
     list_per_page = 100
     show_full_result_count = False
     change_form_template = "admin/graph/kubeobject/change_form.html"
-    actions = None
 
     def has_add_permission(self, request) -> bool:
         return False
+
+    def get_actions(self, request):
+        """Bulk playbooks (suspend, resume, reconcile) the user may run somewhere; each goes to a confirmation
+        page that lists every selected object and whether it will run."""
+        from playbooks.library import all_playbooks
+
+        actions = {}
+        for playbook in all_playbooks():
+            if playbook.bulk and rules.has_any_grant(request.user, playbook.verb):
+                actions[f"playbook_{playbook.name}"] = (_bulk_action(playbook.name), f"playbook_{playbook.name}",
+                                                        f"{playbook.title} selected …")
+        return actions
 
     def has_change_permission(self, request, obj=None) -> bool:
         return False
@@ -67,8 +79,27 @@ class KubeObjectAdmin(admin.ModelAdmin):
 
     def get_queryset(self, request):
         # Large JSON columns are only needed on the detail page.
-        return super().get_queryset(request).defer("spec", "status", "annotations", "labels", "events",
-                                                   "owner_references")
+        qs = super().get_queryset(request).defer("spec", "status", "annotations", "labels", "events",
+                                                 "owner_references")
+        if self._has_model_view(request):
+            return qs
+        return rules.visible_objects(request.user, qs)
+
+    def _has_model_view(self, request) -> bool:
+        opts = self.opts
+        return request.user.has_perm(f"{opts.app_label}.view_{opts.model_name}") or rules.has_global(
+            request.user, rules.VIEW)
+
+    def has_view_permission(self, request, obj=None) -> bool:
+        """Model-level view permission, or (object scoping) a view grant on the object or one of its ancestors."""
+        if self._has_model_view(request):
+            return True
+        if obj is not None:
+            return rules.can_view(request.user, obj)
+        return rules.has_any_grant(request.user, rules.VIEW)
+
+    def has_module_permission(self, request) -> bool:
+        return self.has_view_permission(request)
 
     @admin.display(description="health", ordering="rollup_health")
     def health_display(self, obj: KubeObject) -> str:
@@ -83,13 +114,15 @@ class KubeObjectAdmin(admin.ModelAdmin):
         return text if len(text) < 160 else text[:157] + "…"
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
-        obj = self.get_object(request, object_id)
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        obj = self.get_object(request, object_id)  # scoped: objects outside the user's grants are not found
         if obj is None:
             raise Http404("No such object")
         if not self.has_view_permission(request, obj):
             raise PermissionDenied
         obj = KubeObject.objects.select_related("cluster").get(pk=obj.pk)
-        data = render.select(render.GraphScope(root_id=obj.pk))
+        data = render.select(render.GraphScope(root_id=obj.pk), visible=rules.visible_filter(request.user))
         svg = render.render_svg(render.to_dot(data, url_for=object_url))
         in_edges = Edge.objects.filter(target=obj).select_related("source").order_by("type")
         out_edges = Edge.objects.filter(source=obj).select_related("target").order_by("type")[:200]
@@ -113,6 +146,7 @@ class KubeObjectAdmin(admin.ModelAdmin):
             "legend": render.legend(),
             "stale": cluster_is_stale(obj.cluster),
             "has_change_permission": False,
+            "playbooks": _playbooks_for(request.user, obj),
             **(extra_context or {}),
         }
         return TemplateResponse(request, self.change_form_template, context)
@@ -126,7 +160,7 @@ class KubeObjectAdmin(admin.ModelAdmin):
 
     def graph_view(self, request):
         """The whole-cluster / namespace / subtree graph with health and kind filters."""
-        if not request.user.has_perm("graph.view_kubeobject"):
+        if not rules.has_any_grant(request.user, rules.VIEW):
             raise PermissionDenied
         clusters = list(Cluster.objects.order_by("name"))
         cluster_id = _int(request.GET.get("cluster")) or (clusters[0].pk if clusters else None)
@@ -136,9 +170,11 @@ class KubeObjectAdmin(admin.ModelAdmin):
         kinds = set(request.GET.getlist("kind"))
         scope = render.GraphScope(cluster_id=cluster_id, root_id=root_id, namespace=namespace, healths=healths,
                                   kinds=kinds)
-        data = render.select(scope) if cluster_id else render.GraphData({}, [])
+        data = render.select(scope, visible=rules.visible_filter(request.user)) if cluster_id else \
+            render.GraphData({}, [])
         svg = render.render_svg(render.to_dot(data, url_for=object_url)) if data.nodes else ""
-        live = KubeObject.objects.filter(cluster_id=cluster_id, deleted_at__isnull=True)
+        live = rules.visible_objects(request.user, KubeObject.objects.filter(cluster_id=cluster_id,
+                                                                             deleted_at__isnull=True))
         context = {
             **self.admin_site.each_context(request),
             "opts": self.model._meta,
@@ -156,6 +192,23 @@ class KubeObjectAdmin(admin.ModelAdmin):
             "stale": next((cluster_is_stale(c) for c in clusters if c.pk == cluster_id), False),
         }
         return TemplateResponse(request, "admin/graph/graph.html", context)
+
+
+def _bulk_action(name: str):
+    def action(modeladmin, request, queryset):
+        from playbooks.admin import PlaybookRunAdmin
+        from playbooks.models import PlaybookRun
+
+        return PlaybookRunAdmin(PlaybookRun, modeladmin.admin_site).bulk_view(request, name)
+
+    action.__name__ = f"playbook_{name}"
+    return action
+
+
+def _playbooks_for(user, obj: KubeObject) -> list:
+    from playbooks.library import playbooks_for
+
+    return [(p, reverse("admin:playbooks_start", args=[p.name, obj.pk])) for p in playbooks_for(user, obj)]
 
 
 def _int(value) -> int | None:

@@ -7,6 +7,7 @@ from collections import defaultdict
 from django import template
 from django.db.models import Count
 
+from access import rules
 from controlplane.models import Cluster
 from graph.choices import Family, HealthChoices
 from graph.models import KubeObject
@@ -19,11 +20,11 @@ FLUX_FAMILIES = [Family.KUSTOMIZATION, Family.HELMRELEASE, Family.SOURCE, Family
 @register.inclusion_tag("admin/graph/dashboard.html", takes_context=True)
 def fluxplane_dashboard(context) -> dict:
     request = context["request"]
-    if not request.user.has_perm("graph.view_kubeobject"):
+    if not rules.has_any_grant(request.user, rules.VIEW):
         return {"visible": False}
     from graph.admin.objects import cluster_is_stale, health_badge
 
-    live = KubeObject.objects.filter(deleted_at__isnull=True)
+    live = rules.visible_objects(request.user, KubeObject.objects.filter(deleted_at__isnull=True))
     counts: dict[str, dict[str, int]] = defaultdict(dict)
     for row in live.filter(family__in=[*FLUX_FAMILIES, Family.WORKLOAD]).values("family", "rollup_health").annotate(
             n=Count("pk")).order_by():

@@ -1,0 +1,28 @@
+"""Object-level permission tables (django-guardian, direct foreign keys) for mirrored Flux objects.
+
+Direct-FK tables instead of guardian's generic ones: the permission rules query them with plain joins on
+integer keys, and rows go away with the object they protect.
+"""
+
+from django.db import models
+from guardian.models import GroupObjectPermissionBase, UserObjectPermissionBase
+
+from graph.models import KubeObject
+
+
+class KubeObjectUserPermission(UserObjectPermissionBase):
+    """A verb granted to one user on one mirrored object (and, by inheritance, everything below it)."""
+
+    content_object = models.ForeignKey(KubeObject, on_delete=models.CASCADE, related_name="user_grants")
+
+    class Meta(UserObjectPermissionBase.Meta):
+        verbose_name = "user grant"
+
+
+class KubeObjectGroupPermission(GroupObjectPermissionBase):
+    """A verb granted to a group on one mirrored object (and everything below it)."""
+
+    content_object = models.ForeignKey(KubeObject, on_delete=models.CASCADE, related_name="group_grants")
+
+    class Meta(GroupObjectPermissionBase.Meta):
+        verbose_name = "group grant"

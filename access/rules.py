@@ -1,0 +1,175 @@
+"""Every permission rule of Fluxplane, written once and used by the admin, views and jobs alike.
+
+A verb (``graph.<codename>``) is allowed when the user is a superuser, holds the Django permission globally, or holds
+a django-guardian grant on the object, on any of its ancestors in the Flux tree (the Kustomization/HelmRelease that
+created it, the Deployment that owns its ReplicaSet, …) or on its Namespace object and that Namespace's ancestors.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+
+from django.db.models import Q, QuerySet
+
+from access.models import KubeObjectGroupPermission, KubeObjectUserPermission
+from graph.choices import EdgeType
+from graph.models import Edge, KubeObject
+
+RUN_PLAYBOOK = "run_playbook"
+REQUEST_CHANGE = "request_change"
+APPROVE_RUN = "approve_run"
+REQUEST_ACCESS = "request_access"
+SILENCE = "silence"
+VIEW = "view_kubeobject"
+VERBS = (VIEW, RUN_PLAYBOOK, REQUEST_CHANGE, APPROVE_RUN, REQUEST_ACCESS, SILENCE)
+
+_TREE_EDGES = (EdgeType.CREATED, EdgeType.OWNS)
+_MAX_DEPTH = 32  # the Flux tree is shallow; the bound only protects against a cycle in bad data
+
+
+def _active(user) -> bool:
+    return bool(user is not None and user.is_authenticated and user.is_active)
+
+
+def has_global(user, verb: str) -> bool:
+    """The user holds ``verb`` for every object: a superuser, or the Django permission granted to them or a group."""
+    return _active(user) and (user.is_superuser or user.has_perm(f"graph.{verb}"))
+
+
+def ancestors(obj: KubeObject) -> set[int]:
+    """Primary keys of the object, everything above it in the Flux tree, and its Namespace object with that
+    Namespace's own ancestors (a grant on a namespace covers what is in it)."""
+    found = {obj.pk}
+    if obj.namespace:
+        namespace = KubeObject.objects.filter(
+            cluster_id=obj.cluster_id, api_group="", kind="Namespace", name=obj.namespace
+        ).values_list("pk", flat=True).first()
+        if namespace is not None:
+            found.add(namespace)
+    frontier = set(found)
+    for _ in range(_MAX_DEPTH):
+        parents = set(Edge.objects.filter(target_id__in=frontier, type__in=_TREE_EDGES).values_list("source_id",
+                                                                                                    flat=True))
+        frontier = parents - found
+        if not frontier:
+            break
+        found |= frontier
+    return found
+
+
+def _granted_on(user, verb: str, object_ids: Iterable[int]) -> bool:
+    ids = list(object_ids)
+    if not ids:
+        return False
+    direct = KubeObjectUserPermission.objects.filter(
+        user=user, permission__codename=verb, permission__content_type__app_label="graph", content_object_id__in=ids
+    )
+    if direct.exists():
+        return True
+    return KubeObjectGroupPermission.objects.filter(
+        group__in=user.groups.all(), permission__codename=verb, permission__content_type__app_label="graph",
+        content_object_id__in=ids,
+    ).exists()
+
+
+def has_verb(user, verb: str, obj: KubeObject) -> bool:
+    """May ``user`` do ``verb`` on ``obj``? Global permission, or a grant on the object or an ancestor."""
+    if not _active(user):
+        return False
+    if has_global(user, verb):
+        return True
+    return _granted_on(user, verb, ancestors(obj))
+
+
+def can_view(user, obj: KubeObject) -> bool:
+    """Users see an object when they may view it globally or it lies under an object they were granted view on."""
+    return has_verb(user, VIEW, obj)
+
+
+def can_run_playbook(user, obj: KubeObject) -> bool:
+    """Suspend, resume and reconcile need ``run_playbook`` on the object or an ancestor."""
+    return has_verb(user, RUN_PLAYBOOK, obj)
+
+
+def can_request_change(user, obj: KubeObject) -> bool:
+    """GitOps changes (edit, scale, image, values, …) need ``request_change`` on the object or an ancestor."""
+    return has_verb(user, REQUEST_CHANGE, obj)
+
+
+def can_request_access(user, namespace_obj: KubeObject) -> bool:
+    """Just-in-time access to a namespace needs ``request_access`` on it or an ancestor."""
+    return has_verb(user, REQUEST_ACCESS, namespace_obj)
+
+
+def can_silence(user, obj: KubeObject) -> bool:
+    """Silencing alerts of a subtree needs ``silence`` on its root or an ancestor."""
+    return has_verb(user, SILENCE, obj)
+
+
+def can_approve(user, run) -> bool:
+    """Approving needs ``approve_run`` on the run's target or an ancestor, and the approver is never the requester
+    (not even a superuser approves their own request)."""
+    if not _active(user) or run.requested_by_id == user.pk:
+        return False
+    if run.target_id is None:
+        return has_global(user, APPROVE_RUN)
+    return has_verb(user, APPROVE_RUN, run.target)
+
+
+def has_any_grant(user, verb: str) -> bool:
+    """Whether the user holds ``verb`` anywhere (globally or on at least one object), e.g. to show a menu."""
+    if not _active(user):
+        return False
+    if has_global(user, verb):
+        return True
+    return KubeObjectUserPermission.objects.filter(user=user, permission__codename=verb).exists() or \
+        KubeObjectGroupPermission.objects.filter(group__in=user.groups.all(), permission__codename=verb).exists()
+
+
+def granted_object_ids(user, verb: str) -> set[int]:
+    """Objects the user holds ``verb`` on directly (user or group grants), without inheritance."""
+    ids = set(KubeObjectUserPermission.objects.filter(user=user, permission__codename=verb).values_list(
+        "content_object_id", flat=True))
+    ids |= set(KubeObjectGroupPermission.objects.filter(group__in=user.groups.all(), permission__codename=verb)
+               .values_list("content_object_id", flat=True))
+    return ids
+
+
+def visible_filter(user, verb: str = VIEW) -> Q | None:
+    """A filter selecting the objects the user may ``verb``: None means everything, ``Q(pk__in=[])`` nothing.
+
+    Grants are expanded down the Flux tree in memory from one query of the relevant clusters' tree edges; a grant
+    on a Namespace object covers every object in that namespace.
+    """
+    if not _active(user):
+        return Q(pk__in=[])
+    if has_global(user, verb):
+        return None
+    roots = granted_object_ids(user, verb)
+    if not roots:
+        return Q(pk__in=[])
+    root_rows = list(KubeObject.objects.filter(pk__in=roots).values_list("pk", "cluster_id", "kind", "name"))
+    clusters = {c for _pk, c, _k, _n in root_rows}
+    children: dict[int, list[int]] = defaultdict(list)
+    for source, target in Edge.objects.filter(cluster_id__in=clusters, type__in=_TREE_EDGES).values_list(
+            "source_id", "target_id"):
+        children[source].append(target)
+    seen = set(roots)
+    stack = list(roots)
+    while stack:
+        for child in children.get(stack.pop(), ()):
+            if child not in seen:
+                seen.add(child)
+                stack.append(child)
+    condition = Q(pk__in=seen)
+    for _pk, cluster_id, kind, name in root_rows:
+        if kind == "Namespace":
+            condition |= Q(cluster_id=cluster_id, namespace=name)
+    return condition
+
+
+def visible_objects(user, queryset: QuerySet, verb: str = VIEW) -> QuerySet:
+    """Restrict a KubeObject queryset to what the user may see (list pages, the graph, the dashboard)."""
+    condition = visible_filter(user, verb)
+    return queryset if condition is None else queryset.filter(condition)

@@ -1,0 +1,245 @@
+"""Admin for playbooks: runs (read-only, with log and approvals), the approvals inbox, and the views that start
+runs (a parameter form per playbook, bulk confirmation pages) and record decisions. Every view checks the rules
+server-side."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.http import HttpResponseRedirect
+from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils.html import format_html, format_html_join
+from django.views.decorators.http import require_POST
+
+from access import rules
+from controlplane.admin.runs import RunAdminMixin
+from controlplane.runners import rq_job_id
+from graph.choices import EdgeType
+from graph.models import Edge, KubeObject
+from playbooks.choices import PlaybookRunStatus
+from playbooks.library import get_playbook
+from playbooks.models import PendingApproval, PlaybookRun
+
+
+def order_for_bulk(objects: list[KubeObject], dependencies_first: bool) -> list[KubeObject]:
+    """Order objects along their dependsOn edges (dependencies first, or last for suspend); stable otherwise."""
+    ids = {o.pk for o in objects}
+    depends = {(s, t) for s, t in Edge.objects.filter(source_id__in=ids, target_id__in=ids,
+                                                      type=EdgeType.DEPENDS_ON).values_list("source_id", "target_id")}
+    by_pk = {o.pk: o for o in sorted(objects, key=lambda o: (o.namespace, o.name))}
+    ordered, placed = [], set()
+    while len(ordered) < len(by_pk):
+        progress = False
+        for pk, obj in by_pk.items():
+            if pk in placed:
+                continue
+            if all(t in placed for s, t in depends if s == pk):  # everything it depends on is placed
+                ordered.append(obj)
+                placed.add(pk)
+                progress = True
+        if not progress:  # a dependsOn cycle: keep the remaining ones in name order
+            ordered.extend(o for pk, o in by_pk.items() if pk not in placed)
+            break
+    return ordered if dependencies_first else list(reversed(ordered))
+
+
+@admin.register(PlaybookRun)
+class PlaybookRunAdmin(RunAdminMixin, admin.ModelAdmin):
+    list_display = ["__str__", "playbook", "target_label", "status", "requested_by_username", "created_at",
+                    "finished_at"]
+    list_filter = ["status", "playbook", "mode", "cluster", "created_at"]
+    search_fields = ["target_name", "target_namespace", "requested_by_username", "playbook", "batch"]
+    change_form_template = "admin/playbooks/playbookrun/change_form.html"
+
+    def get_readonly_fields(self, request, obj=None):
+        return ["playbook", "mode", "cluster", "target_link", "approvals_required", "approvals_list", "expires_at",
+                "batch", *self.run_fields]
+
+    def get_fields(self, request, obj=None):
+        return self.get_readonly_fields(request, obj)
+
+    def get_queryset(self, request):
+        qs = super().get_queryset(request).select_related("cluster", "target")
+        if request.user.has_perm("playbooks.view_playbookrun"):
+            return qs
+        # Users see their own runs and those on objects they may view.
+        condition = rules.visible_filter(request.user)
+        visible_targets = KubeObject.objects.all() if condition is None else KubeObject.objects.filter(condition)
+        return qs.filter(requested_by=request.user) | qs.filter(target__in=visible_targets)
+
+    def has_view_permission(self, request, obj=None) -> bool:
+        if request.user.has_perm("playbooks.view_playbookrun"):
+            return True
+        if obj is not None:
+            return obj.requested_by_id == request.user.pk or (obj.target is not None and rules.can_view(request.user,
+                                                                                                        obj.target))
+        return request.user.is_authenticated and request.user.is_staff
+
+    def has_module_permission(self, request) -> bool:
+        return request.user.is_active and request.user.is_staff
+
+    @admin.display(description="target")
+    def target_link(self, obj: PlaybookRun) -> str:
+        if obj.target_id:
+            return format_html('<a href="{}">{}</a>', obj.target.admin_url(), obj.target_label)
+        return obj.target_label
+
+    @admin.display(description="approvals")
+    def approvals_list(self, obj: PlaybookRun) -> str:
+        items = list(obj.approvals.all())
+        if not items:
+            return "—"
+        return format_html_join("", "<div>{} {} {}: {}</div>", (
+            (a.created_at.strftime("%Y-%m-%d %H:%M"), a.username, a.get_decision_display(), a.reason or "—")
+            for a in items))
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        run = self.get_object(request, object_id)
+        extra = {
+            "can_decide": run is not None and run.status == PlaybookRunStatus.PENDING_APPROVAL and rules.can_approve(
+                request.user, run),
+            "can_cancel": run is not None and run.status in (PlaybookRunStatus.PENDING_APPROVAL,
+                                                             PlaybookRunStatus.QUEUED)
+            and (run.requested_by_id == request.user.pk or request.user.is_superuser),
+            "is_requester": run is not None and run.requested_by_id == request.user.pk,
+        }
+        return super().change_view(request, object_id, form_url, {**(extra_context or {}), **extra})
+
+    # ------------------------------------------------------------------ views
+    def get_urls(self):
+        wrap = self.admin_site.admin_view
+        return [
+            path("start/<str:playbook>/<int:object_id>/", wrap(self.start_view), name="playbooks_start"),
+            path("bulk/<str:playbook>/", wrap(self.bulk_view), name="playbooks_bulk"),
+            path("<int:run_id>/decide/", wrap(require_POST(self.decide_view)), name="playbooks_decide"),
+            path("<int:run_id>/cancel/", wrap(require_POST(self.cancel_view)), name="playbooks_cancel"),
+            *super().get_urls(),
+        ]
+
+    def _playbook(self, name: str):
+        try:
+            playbook = get_playbook(name)
+        except LookupError:
+            raise PermissionDenied(f"unknown playbook {name!r}") from None
+        if not playbook.enabled():
+            raise PermissionDenied(f"the {playbook.title} playbook is switched off")
+        return playbook
+
+    def start_view(self, request, playbook: str, object_id: int):
+        """The parameter form of one playbook on one object; POST creates the run."""
+        playbook = self._playbook(playbook)
+        target = get_object_or_404(KubeObject, pk=object_id)
+        if not playbook.applies_to(target) or not playbook.allowed(request.user, target):
+            raise PermissionDenied
+        form = playbook.form_class(request.POST if request.method == "POST" else None)
+        refusal = playbook.refusal(target)
+        if request.method == "POST" and form.is_valid() and not refusal:
+            try:
+                run = PlaybookRun.request(playbook, target, request.user, form.cleaned_data)
+            except ValidationError as exc:
+                form.add_error(None, exc)
+            else:
+                messages.success(request, f"{playbook.title} on {target}: run #{run.pk} "
+                                          f"{run.get_status_display()}.")
+                return HttpResponseRedirect(reverse("admin:playbooks_playbookrun_change", args=[run.pk]))
+        context = {**self.admin_site.each_context(request), "opts": self.model._meta, "title": playbook.title,
+                   "playbook": playbook, "target": target, "form": form, "refusal": refusal,
+                   "approvals_required": playbook.approvals_required()}
+        return TemplateResponse(request, "admin/playbooks/start.html", context)
+
+    def bulk_view(self, request, playbook: str):
+        """Confirmation page of a bulk action: every selected object with whether it will run; POST confirm runs."""
+        playbook = self._playbook(playbook)
+        if request.method != "POST":
+            raise PermissionDenied("bulk playbooks are started from a list page")
+        ids = [int(i) for i in request.POST.getlist("_selected_action") if str(i).isdigit()]
+        objects = order_for_bulk(list(KubeObject.objects.filter(pk__in=ids)), playbook.bulk_dependencies_first)
+        rows = []
+        for obj in objects:
+            if not playbook.applies_to(obj):
+                why = f"{playbook.title} does not apply to a {obj.kind}"
+            elif not playbook.allowed(request.user, obj):
+                why = "you may not run it here"
+            else:
+                why = playbook.refusal(obj)
+            rows.append((obj, why))
+        form = playbook.form_class(request.POST if "confirm" in request.POST else None)
+        if "confirm" in request.POST and form.is_valid():
+            runnable = [obj for obj, why in rows if why is None]
+            if not runnable:
+                raise PermissionDenied("nothing selected may be run")
+            batch, previous, created = uuid.uuid4().hex[:12], None, []
+            with transaction.atomic():
+                for position, obj in enumerate(runnable):
+                    run = PlaybookRun.request(playbook, obj, request.user, form.cleaned_data, batch=batch,
+                                              position=position, depends_on=previous)
+                    created.append(run)
+                    previous = rq_job_id(run) if run.status == PlaybookRunStatus.QUEUED else previous
+            messages.success(request, f"{playbook.title}: {len(created)} run(s) requested, in dependsOn order.")
+            url = reverse("admin:playbooks_playbookrun_changelist") + f"?q={batch}"
+            return HttpResponseRedirect(url)
+        context = {**self.admin_site.each_context(request), "opts": self.model._meta,
+                   "title": f"{playbook.title} {len(objects)} objects", "playbook": playbook, "rows": rows,
+                   "form": form, "ids": ids}
+        return TemplateResponse(request, "admin/playbooks/bulk_confirm.html", context)
+
+    def decide_view(self, request, run_id: int):
+        run = get_object_or_404(PlaybookRun, pk=run_id)
+        decision, reason = request.POST.get("decision"), request.POST.get("reason", "").strip()
+        try:
+            if decision == "approve":
+                run.approve(request.user, reason)
+            elif decision == "reject":
+                run.reject(request.user, reason)
+            else:
+                raise ValidationError("Choose approve or reject.")
+        except PermissionDenied:
+            raise
+        except ValidationError as exc:
+            messages.error(request, " ".join(exc.messages))
+        else:
+            messages.success(request, f"Run #{run.pk}: {run.get_status_display()}.")
+        return HttpResponseRedirect(reverse("admin:playbooks_playbookrun_change", args=[run.pk]))
+
+    def cancel_view(self, request, run_id: int):
+        run = get_object_or_404(PlaybookRun, pk=run_id)
+        try:
+            run.cancel(request.user)
+        except ValidationError as exc:
+            messages.error(request, " ".join(exc.messages))
+        return HttpResponseRedirect(reverse("admin:playbooks_playbookrun_change", args=[run.pk]))
+
+
+@admin.register(PendingApproval)
+class ApprovalInboxAdmin(PlaybookRunAdmin):
+    """Requests waiting for a decision that the current user may make (never their own)."""
+
+    list_display = ["__str__", "playbook", "target_label", "requested_by_username", "parameters_short", "created_at",
+                    "expires_at"]
+    list_filter = ["playbook", "cluster"]
+
+    def get_urls(self):
+        return admin.ModelAdmin.get_urls(self)
+
+    def get_queryset(self, request):
+        qs = PlaybookRun.objects.filter(status=PlaybookRunStatus.PENDING_APPROVAL).exclude(
+            requested_by=request.user).select_related("target", "cluster")
+        decidable = [run.pk for run in qs if rules.can_approve(request.user, run)]
+        return PendingApproval.objects.filter(pk__in=decidable).select_related("target", "cluster")
+
+    def has_view_permission(self, request, obj=None) -> bool:
+        if obj is not None:
+            return rules.can_approve(request.user, obj)
+        return rules.has_any_grant(request.user, rules.APPROVE_RUN)
+
+    def has_module_permission(self, request) -> bool:
+        return self.has_view_permission(request)
+
+    @admin.display(description="parameters")
+    def parameters_short(self, obj: PlaybookRun) -> str:
+        return ", ".join(f"{k}={v}" for k, v in (obj.parameters or {}).items()) or "—"

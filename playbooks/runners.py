@@ -1,0 +1,38 @@
+"""The job runner of playbook runs."""
+
+from __future__ import annotations
+
+from controlplane.kube import KubeError, KubeUnreachable
+from controlplane.runners import JobFailed, JobRunner, register
+from playbooks.library import get_playbook
+from playbooks.models import PlaybookRun
+
+
+@register
+class PlaybookRunner(JobRunner):
+    """Executes one PlaybookRun: re-checks the permission rule (grants may have changed since the request), then
+    lets the playbook do its work. Cluster errors are expected failures, with the API's message."""
+
+    name = "playbook"
+    model = PlaybookRun
+    queue = "high"
+    description = "Run a playbook"
+
+    def run(self) -> dict:
+        run: PlaybookRun = self.run_row
+        playbook = get_playbook(run.playbook)
+        if not playbook.enabled():
+            raise JobFailed(f"the {playbook.title} playbook has been switched off")
+        if run.target is None:
+            raise JobFailed(f"{run.target_label} is no longer in the mirror")
+        if run.requested_by is None or not playbook.allowed(run.requested_by, run.target):
+            raise JobFailed(f"{run.requested_by_username or 'the requester'} may no longer run {playbook.title} on "
+                            f"{run.target_label}")
+        self.log(f"{playbook.title} on {run.target_label} (cluster {run.cluster.name}) requested by "
+                 f"{run.requested_by_username}")
+        try:
+            return playbook(self).execute()
+        except KubeUnreachable as exc:
+            raise JobFailed(str(exc)) from None
+        except KubeError as exc:
+            raise JobFailed(f"the API server refused: {exc}") from None
