@@ -37,10 +37,32 @@ fi
 "$PY" manage.py collectstatic --noinput -v 0
 LOGIN=$("$PY" manage.py ensure_admin)
 
+# No cluster of your own configured: start the demo (simulated Kubernetes + Flux + git + GitHub API) and connect it.
+DEMO_LINE=""
+if [ "${FLUXPLANE_DEMO_CLUSTER:-1}" = 1 ] && "$PY" manage.py demo_cluster --check; then
+  DEMO_OUT="$FLUXPLANE_DATA_DIR/demo/simulator.out"
+  mkdir -p "$FLUXPLANE_DATA_DIR/demo"
+  "$PY" manage.py simulator --demo --workdir "$FLUXPLANE_DATA_DIR/demo" --port "${FLUXPLANE_DEMO_PORT:-0}" \
+    --github-port "${FLUXPLANE_DEMO_GITHUB_PORT:-0}" > "$DEMO_OUT" 2>"$FLUXPLANE_DATA_DIR/demo/simulator.log" &
+  pids+=($!)
+  for _ in $(seq 300); do [ "$(grep -c . "$DEMO_OUT" 2>/dev/null)" -ge 5 ] && break; sleep 0.1; done
+  [ "$(grep -c . "$DEMO_OUT" 2>/dev/null)" -ge 5 ] || die "the demo simulator did not start (see $FLUXPLANE_DATA_DIR/demo/simulator.log)"
+  field() { sed -n "s/^$1: //p" "$DEMO_OUT"; }
+  "$PY" manage.py demo_cluster --api-url "$(head -1 "$DEMO_OUT")" --git-url "$(field git-repository)" \
+    --github-api "$(field github-api)" --github-repository "$(field github-repository)" \
+    --github-token-file "$(field github-token-file)" >/dev/null
+  DEMO_LINE="Demo cluster: $(head -1 "$DEMO_OUT") (Flux simulated; git repository $(field git-repository))"
+fi
+
 "$VENV/bin/gunicorn" controlplane.wsgi --bind "$HOST:$PORT" --workers "${FLUXPLANE_WEB_WORKERS:-2}" \
   --access-logfile - --log-level warning & pids+=($!)
 "$PY" manage.py rqworker high default low --with-scheduler & pids+=($!)
 "$PY" manage.py rqcron controlplane.cron & pids+=($!)
+"$PY" manage.py watch_clusters & pids+=($!)
+if [ -n "$DEMO_LINE" ]; then
+  # First sync right away (the scheduler would do it within 30 s); the demo converges in a few seconds.
+  (sleep 5; "$PY" manage.py sync --cluster demo >/dev/null 2>&1) &
+fi
 
 for _ in $(seq 100); do
   if "$PY" -c "import urllib.request,sys; urllib.request.urlopen('http://$HOST:$PORT/healthz', timeout=1)" 2>/dev/null
@@ -50,6 +72,7 @@ done
 echo
 echo "Fluxplane is running at http://$HOST:$PORT/admin/"
 echo "$LOGIN"
+[ -n "$DEMO_LINE" ] && echo "$DEMO_LINE"
 echo "(Ctrl-C stops web, worker and scheduler)"
 
 # If any process exits, stop the others and report failure: a half-running stack is worse than none.

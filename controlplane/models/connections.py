@@ -87,6 +87,7 @@ class Cluster(models.Model):
 _TOKEN_REF = re.compile(r"^(env:[A-Za-z_][A-Za-z0-9_]*|file:/[^\0]+)$")
 # Shapes of real tokens pasted where a reference belongs; refused so they never reach the database.
 _LOOKS_LIKE_TOKEN = re.compile(r"^(gh[pousr]_|github_pat_|glpat-)")
+_GITHUB_URL = re.compile(r"^(?:https://|ssh://git@|git@)github\.com[/:]([^/]+)/([^/]+?)(?:\.git)?/?$")
 _BRANCH = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._/-]{0,199}$")
 
 
@@ -111,6 +112,9 @@ class GitConnection(models.Model):
         max_length=500, help_text="clone URL: https://github.com/org/repo.git, ssh://…, or a local path / file://"
     )
     api_url = models.URLField(blank=True, help_text="GitHub API URL for GitHub Enterprise or the simulator")
+    github_repository = models.CharField(
+        max_length=200, blank=True, help_text="owner/name on GitHub when the clone URL does not say it"
+    )
     base_branch = models.CharField(max_length=200, default="main")
     token_ref = models.CharField(
         max_length=500, blank=True, help_text="where the token is: env:VARIABLE or file:/path (never the token)"
@@ -136,12 +140,24 @@ class GitConnection(models.Model):
             errors["token_ref"] = "Use env:VARIABLE_NAME or file:/absolute/path."
         if self.provider == self.Provider.GITHUB and not self.token_ref:
             errors["token_ref"] = "GitHub needs a token reference (env:NAME or file:/path)."
+        if self.github_repository and not re.match(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$", self.github_repository):
+            errors["github_repository"] = "Use owner/name."
+        if self.provider == self.Provider.GITHUB and not self.github_full_name:
+            errors["github_repository"] = "Give owner/name: the clone URL is not a github.com URL."
         if urlsplit(self.repository_url).password:
             errors["repository_url"] = "Do not put credentials in the URL; use the token reference."
         if not _BRANCH.match(self.base_branch) or ".." in self.base_branch:
             errors["base_branch"] = "Enter a valid branch name (letters, digits, '/', '.', '_', '-')."
         if errors:
             raise ValidationError(errors)
+
+    @property
+    def github_full_name(self) -> str:
+        """owner/name of the repository on GitHub: the explicit field, else parsed from a github.com URL."""
+        if self.github_repository:
+            return self.github_repository
+        match = _GITHUB_URL.match(self.repository_url)
+        return f"{match.group(1)}/{match.group(2)}" if match else ""
 
     def resolve_token(self) -> str:
         """Read the token the reference points at. Raises TokenUnavailable with a message that names the

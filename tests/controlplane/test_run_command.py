@@ -1,5 +1,6 @@
-"""The README's run command, end to end: it brings up the admin at the printed URL with the printed login, and a
-job started from the admin runs in the real worker and its Run row shows success and its log.
+"""The README's run command, end to end: it brings up the admin at the printed URL with the printed login, a job
+started from the admin runs in the real worker and its Run row shows success and its log, and with no cluster
+configured the demo (simulated Kubernetes + Flux + git) is connected and synced into the graph.
 
 Runs scripts/run.sh as a user would (demo mode: SQLite and the embedded Redis in a temporary data directory),
 then drives the admin over HTTP with a real session and CSRF token.
@@ -98,3 +99,22 @@ def test_run_command_serves_the_admin_and_runs_a_job_in_the_worker(running_stack
     assert '<div class="readonly">succeeded</div>' in page, page[-3000:]
     assert "Redis answered" in page
     assert "picked up the job" in page
+
+
+def test_run_command_connects_and_syncs_the_demo_cluster(running_stack):
+    admin_url, username, password, lines = running_stack
+    assert any(line.startswith("Demo cluster: http://127.0.0.1:") for line in lines), "".join(lines)
+    session = requests.Session()
+    login_url = admin_url + "login/"
+    session.post(login_url, data={"username": username, "password": password,
+                                  "csrfmiddlewaretoken": csrf(session, login_url), "next": "/admin/"},
+                 headers={"Referer": login_url}, timeout=10)
+    deadline = time.monotonic() + 60
+    page = ""
+    while time.monotonic() < deadline:
+        page = session.get(admin_url + "graph/kustomization/", timeout=10).text
+        if "infra-controllers" in page and "fp-health-degraded" in page:
+            break
+        time.sleep(1)
+    assert "infra-controllers" in page and "apps" in page, page[-2000:]
+    assert "fp-health-degraded" in page, "the demo's deliberately broken app shows red"
