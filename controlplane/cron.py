@@ -7,11 +7,16 @@ only makes things prompt, correctness never depends on it.
 
 from rq import cron
 
+from alerts.jobs import expire_silences, remind_silences, repush_silences
 from controlplane.jobs import sweep_runs_job
 from graph.jobs import sync_due_clusters
-from playbooks.jobs import expire_pending_runs
+from playbooks.jobs import expire_pending_runs, track_changes
 
 cron.register(sweep_runs_job, queue_name="low", interval=120, name="sweep-runs")
 # Each cluster has its own interval (Cluster.sync_interval_seconds); this tick only checks which are due.
 cron.register(sync_due_clusters, queue_name="default", interval=30, name="sync-due-clusters")
 cron.register(expire_pending_runs, queue_name="low", interval=300, name="expire-pending-runs")
+cron.register(track_changes, queue_name="default", interval=20, name="track-changes")
+cron.register(expire_silences, queue_name="low", interval=60, name="expire-silences")
+cron.register(remind_silences, queue_name="low", interval=300, name="remind-silences")
+cron.register(repush_silences, queue_name="low", interval=300, name="repush-silences")

@@ -15,6 +15,7 @@ import django_rq
 from django.db import transaction
 from django.utils import timezone
 
+from alerts import health as alerts_health
 from controlplane.kube import ApiResource, KubeAdapter, KubeError, KubeUnreachable
 from controlplane.models import Cluster
 from graph.builder import Graph, build_graph, inventory_keys
@@ -169,6 +170,7 @@ def sync_cluster(cluster: Cluster, progress: Callable[[str], None] = lambda _msg
         message += "\n" + "\n".join(graph.problems[:20])
     cluster.record_sync(Cluster.SyncState.OK, message)
     progress(message)
+    alerts_health.evaluate(cluster)
     return result
 
 

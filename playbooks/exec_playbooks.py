@@ -22,6 +22,14 @@ class TimeoutForm(forms.Form):
     )
 
 
+class SuspendForm(forms.Form):
+    silence_until_resumed = forms.BooleanField(
+        required=False, label="Silence alerts until resumed",
+        help_text="open a silence on this object and everything it created; resuming it ends the silence "
+                  "(needs the silence permission)",
+    )
+
+
 class ReconcileForm(TimeoutForm):
     with_source = forms.BooleanField(required=False, label="Reconcile the source first",
                                      help_text="Kustomization: its source; HelmRelease: HelmRepository → HelmChart")
@@ -57,8 +65,18 @@ class Suspend(ExecPlaybook):
     def refusal(cls, obj) -> str | None:
         return f"{obj} is already suspended." if obj.suspended else None
 
+    form_class = SuspendForm
+
     def execute(self) -> dict:
-        return self.executor().suspend(*self.target())
+        result = self.executor().suspend(*self.target())
+        if self.params.get("silence_until_resumed"):
+            from alerts.maintenance import open_for_suspend
+
+            silence = open_for_suspend(self.run)
+            self.log(f"alerts silenced until resumed ({silence})" if silence else
+                     "no silence opened: the requester may not silence this object", "info" if silence else "warning")
+            result["silence"] = silence.pk if silence else None
+        return result
 
 
 @register
@@ -75,7 +93,12 @@ class Resume(ExecPlaybook):
         return None if obj.suspended else f"{obj} is not suspended."
 
     def execute(self) -> dict:
-        return self.executor().resume(*self.target(), timeout=float(self.params.get("timeout", 300)))
+        result = self.executor().resume(*self.target(), timeout=float(self.params.get("timeout", 300)))
+        from alerts.maintenance import close_for_resume
+
+        if close_for_resume(self.run):
+            self.log("the maintenance silence opened by the suspend has ended")
+        return result
 
 
 @register
