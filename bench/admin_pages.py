@@ -1,0 +1,110 @@
+"""Benchmark: admin page time and query count with N Flux objects (+ children) mirrored.
+
+Loads the scale generator's objects into an in-process simulator, syncs them into a throwaway database (as
+bench/sync.py does), then requests the graph admin pages through Django's test Client as a superuser: the list
+pages (all objects, Kustomizations, HelmReleases, sources, workloads), a filtered and a searched list, the admin
+index (dashboard), a Kustomization's detail page (with its subtree graph) and the standalone graph of one
+namespace. Each page is requested ``--repeat`` times; the median wall time and the query count are reported.
+The graph SVG cache is cleared before the first request of each page, so "first_seconds" includes the layout.
+
+Prints one JSON line. Usage: python bench/admin_pages.py [--objects 1000] [--repeat 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from sync import django_env, peak_rss_mb, shape  # noqa: E402 - bench/ is the script's directory
+
+
+def pages(kustomization_pk: int, namespace: str) -> list[tuple[str, str, dict]]:
+    from django.urls import reverse
+
+    def changelist(model: str) -> str:
+        return reverse(f"admin:graph_{model}_changelist")
+
+    return [
+        ("list: all objects", changelist("kubeobject"), {}),
+        ("list: Kustomizations", changelist("kustomization"), {}),
+        ("list: HelmReleases", changelist("helmrelease"), {}),
+        ("list: sources", changelist("source"), {}),
+        ("list: workloads", changelist("workload"), {}),
+        ("list: all, health=healthy + namespace", changelist("kubeobject"),
+         {"rollup_health__exact": "healthy", "namespace": namespace}),
+        ("list: all, search", changelist("kubeobject"), {"q": "app-0001"}),
+        ("admin index (dashboard)", reverse("admin:index"), {}),
+        ("detail: Kustomization + subtree graph", reverse("admin:graph_kustomization_change", args=[kustomization_pk]),
+         {}),
+        ("graph: one namespace", reverse("admin:graph_kubeobject_graph"), {"namespace": namespace}),
+    ]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--objects", type=int, default=1000, help="Flux objects to generate (children come on top)")
+    ap.add_argument("--repeat", type=int, default=5, help="requests per page (median reported)")
+    args = ap.parse_args()
+
+    from controlplane.sim import Simulator
+    from controlplane.sim.generator import counts, generate
+
+    namespaces, apps = shape(args.objects)
+    sim = Simulator(workloads=False)
+    url = sim.start()
+    sim.store.bulk_load(generate(namespaces, apps))
+    results = []
+    try:
+        with django_env() as vendor:
+            from django.contrib.auth import get_user_model
+            from django.core.cache import cache
+            from django.db import connection
+            from django.test import Client
+            from django.test.utils import CaptureQueriesContext, setup_test_environment
+
+            from controlplane.models import Cluster
+            from graph.models import KubeObject
+            from graph.sync import sync_cluster
+
+            setup_test_environment()  # allows the test client's host name
+            cluster = Cluster.objects.create(name="bench", connection=Cluster.Connection.SIMULATOR, server_url=url)
+            t0 = time.perf_counter()
+            sync_cluster(cluster)
+            sync_s = time.perf_counter() - t0
+            mirrored = KubeObject.objects.count()
+            user = get_user_model().objects.create_superuser("bench", "bench@example.com", "bench-password-1")
+            client = Client()
+            client.force_login(user)
+            ks = KubeObject.objects.filter(kind="Kustomization").order_by("namespace", "name").first()
+            for name, path, query in pages(ks.pk, ks.namespace):
+                cache.clear()
+                times, queries, status, size = [], 0, 0, 0
+                for attempt in range(args.repeat):
+                    with CaptureQueriesContext(connection) as captured:
+                        t0 = time.perf_counter()
+                        response = client.get(path, query)
+                        times.append(time.perf_counter() - t0)
+                    status, size = response.status_code, len(response.content)
+                    if attempt == 0:
+                        queries = len(captured)
+                if status != 200:
+                    raise SystemExit(f"{name}: HTTP {status}")
+                results.append({"page": name, "first_seconds": round(times[0], 3),
+                                "seconds": round(statistics.median(times[1:] or times), 3), "queries": queries,
+                                "kb": round(size / 1024, 1)})
+    finally:
+        sim.stop(save=False)
+    expected = counts(namespaces, apps)
+    print(json.dumps({"bench": "admin_pages", "db": vendor, "objects": expected["flux"],
+                      "children": expected["children"], "mirrored": mirrored, "sync_seconds": round(sync_s, 3),
+                      "pages": results, "peak_rss_mb": peak_rss_mb()}), flush=True)
+
+
+if __name__ == "__main__":
+    main()
