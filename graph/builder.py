@@ -273,7 +273,9 @@ def _assess(graph: Graph, now: datetime | None) -> None:
     children = tree_children(graph)
     assessments = {}
     for uid, node in graph.nodes.items():
+        # Workloads read their pods through their ReplicaSets (Deployment → ReplicaSet → Pod): grandchildren too.
         kids = [graph.nodes[c].raw for c in children.get(uid, ())]
+        kids += [graph.nodes[g].raw for c in children.get(uid, ()) for g in children.get(c, ())]
         try:
             assessments[uid] = health_rules.assess(node.raw, children=kids, now=now)
         except Exception as exc:  # noqa: BLE001 - one object's odd status must not break the sync

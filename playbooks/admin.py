@@ -4,6 +4,7 @@ server-side."""
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 
 from django.contrib import admin, messages
@@ -18,10 +19,12 @@ from django.views.decorators.http import require_POST
 
 from access import rules
 from controlplane.admin.runs import RunAdminMixin
+from controlplane.gitops import GitOpsError
 from controlplane.runners import rq_job_id
 from graph.choices import EdgeType
 from graph.models import Edge, KubeObject
-from playbooks.choices import PlaybookRunStatus
+from playbooks.changes.library import cleaned_for_storage
+from playbooks.choices import Mode, PlaybookRunStatus
 from playbooks.library import get_playbook
 from playbooks.models import PendingApproval, PlaybookRun
 
@@ -50,15 +53,16 @@ def order_for_bulk(objects: list[KubeObject], dependencies_first: bool) -> list[
 
 @admin.register(PlaybookRun)
 class PlaybookRunAdmin(RunAdminMixin, admin.ModelAdmin):
-    list_display = ["__str__", "playbook", "target_label", "status", "requested_by_username", "created_at",
-                    "finished_at"]
-    list_filter = ["status", "playbook", "mode", "cluster", "created_at"]
+    list_display = ["__str__", "playbook", "target_label", "status", "change_state", "requested_by_username",
+                    "created_at", "finished_at"]
+    list_filter = ["status", "change_state", "playbook", "mode", "cluster", "created_at"]
     search_fields = ["target_name", "target_namespace", "requested_by_username", "playbook", "batch"]
     change_form_template = "admin/playbooks/playbookrun/change_form.html"
 
     def get_readonly_fields(self, request, obj=None):
         return ["playbook", "mode", "cluster", "target_link", "approvals_required", "approvals_list", "expires_at",
-                "batch", *self.run_fields]
+                "batch", "change_state", "pr_link", "branch", "commit_sha", "merge_sha", "diff_display",
+                *self.run_fields]
 
     def get_fields(self, request, obj=None):
         return self.get_readonly_fields(request, obj)
@@ -88,6 +92,18 @@ class PlaybookRunAdmin(RunAdminMixin, admin.ModelAdmin):
         if obj.target_id:
             return format_html('<a href="{}">{}</a>', obj.target.admin_url(), obj.target_label)
         return obj.target_label
+
+    @admin.display(description="pull request")
+    def pr_link(self, obj: PlaybookRun) -> str:
+        if obj.pr_url:
+            return format_html('<a href="{}" rel="noopener noreferrer">#{}</a>', obj.pr_url, obj.pr_number)
+        return "—"
+
+    @admin.display(description="diff")
+    def diff_display(self, obj: PlaybookRun) -> str:
+        if not obj.diff:
+            return "—"
+        return format_html('<pre class="fp-diff" style="white-space:pre-wrap;font-size:12px">{}</pre>', obj.diff)
 
     @admin.display(description="approvals")
     def approvals_list(self, obj: PlaybookRun) -> str:
@@ -131,25 +147,46 @@ class PlaybookRunAdmin(RunAdminMixin, admin.ModelAdmin):
         return playbook
 
     def start_view(self, request, playbook: str, object_id: int):
-        """The parameter form of one playbook on one object; POST creates the run."""
+        """The parameter form of one playbook on one object; POST creates the run. GitOps playbooks first show
+        the exact diff (computed in a working copy) and only a confirmation of that same diff creates the run."""
         playbook = self._playbook(playbook)
         target = get_object_or_404(KubeObject, pk=object_id)
         if not playbook.applies_to(target) or not playbook.allowed(request.user, target):
             raise PermissionDenied
-        form = playbook.form_class(request.POST if request.method == "POST" else None)
         refusal = playbook.refusal(target)
-        if request.method == "POST" and form.is_valid() and not refusal:
+        gitops = playbook.mode == Mode.GITOPS
+        initial = playbook.form_initial(target) if gitops else {}
+        if gitops and playbook.name == "edit" and request.method != "POST" and not refusal:
             try:
-                run = PlaybookRun.request(playbook, target, request.user, form.cleaned_data)
+                initial["document"] = playbook.source_text(target)
+            except GitOpsError as exc:
+                refusal = str(exc)
+        form = playbook.form_class(request.POST if request.method == "POST" else None, initial=initial)
+        preview, digest = None, ""
+        if request.method == "POST" and form.is_valid() and not refusal:
+            params = cleaned_for_storage(form.cleaned_data)
+            try:
+                if gitops:
+                    preview = playbook.preview(target, params)
+                    digest = hashlib.sha256(preview.diff.encode()).hexdigest()
+                if not gitops or ("confirm" in request.POST and not preview.errors
+                                  and request.POST.get("diff_digest") == digest):
+                    run = PlaybookRun.request(playbook, target, request.user, params,
+                                              diff=preview.diff if preview else "")
+                    messages.success(request, f"{playbook.title} on {target}: run #{run.pk} "
+                                              f"{run.get_status_display()}.")
+                    return HttpResponseRedirect(reverse("admin:playbooks_playbookrun_change", args=[run.pk]))
+                if "confirm" in request.POST and request.POST.get("diff_digest") != digest:
+                    form.add_error(None, "The change differs from the preview you confirmed (the repository moved "
+                                         "meanwhile): review the new diff.")
             except ValidationError as exc:
                 form.add_error(None, exc)
-            else:
-                messages.success(request, f"{playbook.title} on {target}: run #{run.pk} "
-                                          f"{run.get_status_display()}.")
-                return HttpResponseRedirect(reverse("admin:playbooks_playbookrun_change", args=[run.pk]))
+            except GitOpsError as exc:
+                form.add_error(None, str(exc))
         context = {**self.admin_site.each_context(request), "opts": self.model._meta, "title": playbook.title,
                    "playbook": playbook, "target": target, "form": form, "refusal": refusal,
-                   "approvals_required": playbook.approvals_required()}
+                   "approvals_required": playbook.approvals_required(), "preview": preview, "diff_digest": digest,
+                   "warnings": playbook.warnings(target) if gitops and not refusal else []}
         return TemplateResponse(request, "admin/playbooks/start.html", context)
 
     def bulk_view(self, request, playbook: str):
@@ -222,6 +259,7 @@ class ApprovalInboxAdmin(PlaybookRunAdmin):
     list_display = ["__str__", "playbook", "target_label", "requested_by_username", "parameters_short", "created_at",
                     "expires_at"]
     list_filter = ["playbook", "cluster"]
+    list_display_links = ["__str__"]
 
     def get_urls(self):
         return admin.ModelAdmin.get_urls(self)

@@ -30,3 +30,18 @@ class Mode(models.TextChoices):
 class Decision(models.TextChoices):
     APPROVE = "approve", "approve"
     REJECT = "reject", "reject"
+
+
+class ChangeState(models.TextChoices):
+    """Where a GitOps change is after its run: the timeline shown on the request."""
+
+    PR_OPEN = "pr_open", "pull request open"
+    COMMITTED = "committed", "committed to the base branch"
+    MERGED = "merged", "merged"
+    CLOSED = "closed", "closed without merging"
+    APPLIED = "applied", "applied by Flux"
+    HEALTHY = "healthy", "applied, healthy"
+    UNHEALTHY = "unhealthy", "applied, unhealthy"
+
+
+TRACKED_CHANGE_STATES = (ChangeState.PR_OPEN, ChangeState.COMMITTED, ChangeState.MERGED, ChangeState.APPLIED)

@@ -1,6 +1,7 @@
 """Periodic jobs of the playbooks app."""
 
 from controlplane import context
+from playbooks.changes.tracking import track_changes  # noqa: F401  (scheduled from controlplane.cron)
 from playbooks.models import PlaybookRun
 
 

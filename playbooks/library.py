@@ -53,6 +53,14 @@ class Playbook:
         return int(policy.get(cls.name, policy["exec" if cls.mode == Mode.EXEC else "gitops"]))
 
     @classmethod
+    def form_initial(cls, obj: KubeObject) -> dict[str, Any]:
+        return {}
+
+    @classmethod
+    def warnings(cls, obj: KubeObject) -> list[str]:
+        return []
+
+    @classmethod
     def refusal(cls, obj: KubeObject) -> str | None:
         """Why this playbook cannot run on ``obj`` right now (shown before anything is requested), or None."""
         return None

@@ -15,7 +15,7 @@ from django.utils import timezone
 from access import rules
 from controlplane.models import AuditEvent, Cluster, Run
 from graph.models import KubeObject
-from playbooks.choices import OPEN_STATUSES, Decision, Mode, PlaybookRunStatus
+from playbooks.choices import OPEN_STATUSES, ChangeState, Decision, Mode, PlaybookRunStatus
 
 
 class PlaybookRun(Run):
@@ -36,6 +36,17 @@ class PlaybookRun(Run):
     expires_at = models.DateTimeField(null=True, blank=True, help_text="a pending request expires unanswered")
     batch = models.CharField(max_length=64, blank=True, db_index=True, help_text="runs requested together")
     batch_position = models.PositiveIntegerField(default=0)
+    # GitOps changes: the diff shown to approvers, and where the change went.
+    diff = models.TextField(blank=True, help_text="the change as reviewed (git diff)")
+    git_connection = models.ForeignKey("controlplane.GitConnection", null=True, blank=True,
+                                       on_delete=models.SET_NULL, related_name="+")
+    branch = models.CharField(max_length=255, blank=True)
+    commit_sha = models.CharField(max_length=64, blank=True)
+    pr_number = models.PositiveIntegerField(null=True, blank=True)
+    pr_url = models.CharField(max_length=500, blank=True)
+    merge_sha = models.CharField(max_length=64, blank=True)
+    change_state = models.CharField(max_length=16, choices=ChangeState.choices, blank=True, db_index=True)
+    change_updated_at = models.DateTimeField(null=True, blank=True)
 
     class Meta(Run.Meta):
         verbose_name = "playbook run"
@@ -58,7 +69,7 @@ class PlaybookRun(Run):
     # ------------------------------------------------------------------ state changes
     @classmethod
     def request(cls, playbook, target: KubeObject, user, parameters: dict, batch: str = "",
-                position: int = 0, depends_on: str | None = None) -> PlaybookRun:
+                position: int = 0, depends_on: str | None = None, diff: str = "") -> PlaybookRun:
         """Create a run of ``playbook`` on ``target`` for ``user`` (parameters already validated by its form).
 
         Refused (PermissionDenied / ValidationError) when the playbook is off, does not apply, or the user may not
@@ -82,7 +93,7 @@ class PlaybookRun(Run):
                 target=target, target_api_group=target.api_group, target_kind=target.kind,
                 target_namespace=target.namespace, target_name=target.name, approvals_required=required,
                 requested_by=user, requested_by_username=user.get_username(), request_id=context.current().request_id,
-                batch=batch, batch_position=position,
+                batch=batch, batch_position=position, diff=diff,
             )
             run.set_parameters(parameters)
             if required:
@@ -177,6 +188,22 @@ class PlaybookRun(Run):
     @property
     def is_open(self) -> bool:
         return self.status in OPEN_STATUSES
+
+    def advance_change(self, state: str, message: str, **fields) -> None:
+        """Move the change along its timeline (PR open → merged → applied → healthy/unhealthy), with a log line and
+        an audit event per step; repeating the current step does nothing."""
+        if self.change_state == state:
+            return
+        before = self.change_state
+        self.change_state = state
+        self.change_updated_at = timezone.now()
+        for name, value in fields.items():
+            setattr(self, name, value)
+        self.save(update_fields=["change_state", "change_updated_at", *fields])
+        self.append_log(message)
+        after = {k: (str(v) if isinstance(v, models.Model) else v) for k, v in fields.items()}
+        AuditEvent.record(f"change.{state}", self, before={"state": before}, after={"state": state, **after},
+                          message=message)
 
 
 class Approval(models.Model):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from controlplane.gitops import GitOpsError
 from controlplane.kube import KubeError, KubeUnreachable
 from controlplane.runners import JobFailed, JobRunner, register
 from playbooks.library import get_playbook
@@ -36,3 +37,5 @@ class PlaybookRunner(JobRunner):
             raise JobFailed(str(exc)) from None
         except KubeError as exc:
             raise JobFailed(f"the API server refused: {exc}") from None
+        except GitOpsError as exc:
+            raise JobFailed(str(exc)) from None

@@ -26,8 +26,13 @@ def drain(redis_connection):
 
     def _drain() -> None:
         queues = [django_rq.get_queue(name) for name in QUEUES]
-        worker = SimpleWorker(queues, connection=redis_connection)
-        worker.work(burst=True, with_scheduler=False)
+        # Jobs that depend on others are enqueued when those finish; a burst can end just before, so go again
+        # until nothing is queued or waiting on a dependency.
+        for _ in range(50):
+            SimpleWorker(queues, connection=redis_connection).work(burst=True, with_scheduler=False)
+            if all(q.count == 0 and q.deferred_job_registry.count == 0 for q in queues):
+                return
+        raise AssertionError("queues did not drain")
 
     yield _drain
     for name in QUEUES:

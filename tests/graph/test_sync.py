@@ -61,6 +61,9 @@ def test_health_and_the_why_of_a_red_tree(cluster):
         "Kustomization flux-system/apps → HelmRelease podinfo/frontend → Deployment podinfo/frontend")
     assert "ImagePullBackOff" in apps.rollup_message or "Back-off pulling image" in apps.rollup_message
     assert obj("HelmRelease", "podinfo").rollup_health == "healthy"
+    frontend = obj("Deployment", "frontend")
+    assert (frontend.health, frontend.health_reason) == ("degraded", "ImagePullBackOff"), \
+        "a Deployment's own health reads its pods through its ReplicaSets"
     assert obj("Deployment", "podinfo").health_message == "2/2 ready"
     assert obj("Kustomization", "infra", "flux-system").rollup_health == "healthy"
     repo = obj("HelmRepository", "podinfo")

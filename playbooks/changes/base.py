@@ -1,0 +1,206 @@
+"""GitOps playbooks: a change computed in a working copy, previewed as a diff, approved, then committed on a
+branch by the requesting user and opened as a pull request (or committed to the base branch when pull requests
+are off). The git engine (controlplane.gitops) does the git work; this module ties it to runs and the mirror."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar
+
+from django.conf import settings
+from django.urls import reverse
+
+from access import rules
+from controlplane.gitops import GitOpsError, NotEditable, locate
+from controlplane.gitops.providers import GitHubProvider, PlainGitProvider
+from controlplane.gitops.repo import DEFAULT_COMMITTER, Identity, WorkingCopy, branch_name, commit_message
+from controlplane.gitops.validate import build_check
+from controlplane.gitops.yamledit import Change
+from controlplane.kube import KubeAdapter, KubeError, KubeUnreachable
+from controlplane.models import GitConnection
+from controlplane.runners import JobFailed
+from graph.kinds import SOURCE_GROUP
+from graph.models import KubeObject
+from playbooks.changes.context import ChangeContext, context_for
+from playbooks.choices import ChangeState, Mode
+from playbooks.fluxexec import REQUESTED_AT, rfc3339nano
+from playbooks.library import Playbook
+
+MAX_DIFF_IN_PR = 20_000
+
+
+@dataclass
+class Preview:
+    """The change a request would make: its diff, touched files and build errors (empty when it builds)."""
+
+    diff: str = ""
+    files: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    summary: str = ""
+
+
+def _cache(kind: str) -> Path:
+    return Path(settings.FLUXPLANE_GIT_CACHE_DIR) / kind
+
+
+def working_copy(connection: GitConnection, url: str, kind: str) -> WorkingCopy:
+    """The cached clone of a repository (``preview`` for web previews, ``runs`` for jobs: separate so a preview
+    never disturbs a running change). Tokens are used only for network remotes."""
+    token = connection.resolve_token() if connection.token_ref and url.startswith(("https://", "http://")) else ""
+    return WorkingCopy(_cache(kind), url, connection.base_branch, token=token, committer=DEFAULT_COMMITTER)
+
+
+def _changed_lines(diff: str) -> list[str]:
+    """The +/- lines of a diff: what must match between the approved preview and the change made."""
+    return [line for line in diff.splitlines() if line[:1] in "+-" and not line.startswith(("+++", "---"))]
+
+
+def identity_of(user) -> Identity:
+    name = user.get_full_name() or user.get_username()
+    email = user.email or f"{re.sub(r'[^A-Za-z0-9._-]', '-', user.get_username())}@users.fluxplane.invalid"
+    return Identity(name, email)
+
+
+class GitOpsPlaybook(Playbook):
+    """Base of the ClickOps playbooks. Subclasses implement :meth:`apply` (edit files in a working copy) and may
+    override :meth:`edit_target` (which object's source to edit) and :meth:`context` (where in git)."""
+
+    mode = Mode.GITOPS
+    verb = rules.REQUEST_CHANGE
+    preview_required: ClassVar[bool] = True
+
+    @classmethod
+    def edit_target(cls, obj: KubeObject) -> KubeObject:
+        return obj
+
+    @classmethod
+    def context(cls, obj: KubeObject) -> ChangeContext:
+        return context_for(cls.edit_target(obj))
+
+    @classmethod
+    def refusal(cls, obj: KubeObject) -> str | None:
+        try:
+            cls.context(obj)
+        except NotEditable as exc:
+            return str(exc)
+        except GitOpsError as exc:
+            return str(exc)
+        return None
+
+    @classmethod
+    def warnings(cls, obj: KubeObject) -> list[str]:
+        return []
+
+    @classmethod
+    def form_initial(cls, obj: KubeObject) -> dict[str, Any]:
+        return {}
+
+    @classmethod
+    def apply(cls, repo_dir: str, ctx: ChangeContext, params: dict[str, Any]) -> Change:  # pragma: no cover
+        raise NotImplementedError
+
+    @classmethod
+    def locate(cls, repo_dir: str, ctx: ChangeContext):
+        return locate(repo_dir, ctx.object_ref, ctx.kustomization_ref)
+
+    @classmethod
+    def preview(cls, obj: KubeObject, params: dict[str, Any]) -> Preview:
+        """Compute the change in the preview working copy and return its diff (nothing is committed)."""
+        ctx = cls.context(obj)
+        wc = working_copy(ctx.connection, ctx.repository_url, "preview")
+        with wc.lock():
+            wc.prepare()
+            change = cls.apply(str(wc.path), ctx, params)
+            errors = build_check(str(wc.path), change.build_paths)
+            preview = Preview(diff=wc.diff(), files=wc.changed_files(), errors=errors, summary=change.summary)
+            wc.prepare()  # leave the copy clean for the next preview
+        if not preview.diff.strip():
+            preview.errors.append("This change would not modify anything.")
+        return preview
+
+    # ------------------------------------------------------------------ execution (in the worker)
+    def execute(self) -> dict:
+        run = self.run
+        ctx = self.context(run.target)
+        wc = working_copy(ctx.connection, ctx.repository_url, "runs")
+        author = identity_of(run.requested_by)
+        with wc.lock():
+            base = wc.prepare()
+            self.log(f"working copy of {ctx.repository_url} at {base[:12]}")
+            change = self.apply(str(wc.path), ctx, self.params)
+            errors = build_check(str(wc.path), change.build_paths)
+            if errors:
+                raise JobFailed("the change does not build: " + "; ".join(errors))
+            diff = wc.diff()
+            if run.diff and _changed_lines(diff) != _changed_lines(run.diff):
+                raise JobFailed("the files changed since this request was approved (the change no longer matches "
+                                "the approved diff): request it again")
+            message = commit_message(ctx.obj.kind, ctx.obj.name, change.summary, self.body_text(diff), run.pk)
+            use_pr = ctx.connection.create_pull_requests and settings.FLUXPLANE_CREATE_PULL_REQUEST
+            if use_pr:
+                result = wc.commit_branch(branch_name(run.playbook, run.pk), author, message)
+                self.log(f"{'pushed' if result.created else 'found'} branch {result.branch} at {result.sha[:12]}")
+                fields = {"branch": result.branch, "commit_sha": result.sha, "git_connection": ctx.connection}
+                return self._open_pull_request(ctx, wc, change, diff, fields)
+            result = wc.commit_to_base(author, message, run.pk)
+            self.log(f"committed {result.sha[:12]} to {ctx.connection.base_branch}")
+        run.advance_change(ChangeState.COMMITTED, f"committed to {ctx.connection.base_branch} as {result.sha[:12]}",
+                           commit_sha=result.sha, merge_sha=result.sha, git_connection=ctx.connection)
+        request_source_reconcile(run.cluster, ctx.kustomization, self.log)
+        return {"commit": result.sha, "branch": ctx.connection.base_branch, "summary": change.summary}
+
+    def _open_pull_request(self, ctx: ChangeContext, wc: WorkingCopy, change: Change, diff: str,
+                           fields: dict) -> dict:
+        run = self.run
+        title = f"{self.title}: {change.summary}"[:250]
+        if ctx.connection.provider == GitConnection.Provider.GITHUB:
+            provider = GitHubProvider(ctx.connection.github_full_name, ctx.connection.resolve_token(),
+                                      ctx.connection.base_branch, ctx.connection.api_url or "")
+            pr = provider.open_pull_request(fields["branch"], title, self.pr_body(change, diff), labels=("fluxplane",))
+            self.log(f"{'opened' if pr.created else 'found'} pull request #{pr.number}: {pr.url}")
+            run.advance_change(ChangeState.PR_OPEN, f"pull request #{pr.number} open: {pr.url}", pr_number=pr.number,
+                               pr_url=pr.url, **fields)
+            return {"pr_number": pr.number, "pr_url": pr.url, "branch": fields["branch"], "summary": change.summary}
+        # Plain git: the request was approved in Fluxplane, so Fluxplane merges the branch itself.
+        provider = PlainGitProvider(wc)
+        merged = provider.merge(fields["branch"], DEFAULT_COMMITTER, f"Merge {fields['branch']}: {title}")
+        run.advance_change(ChangeState.MERGED, f"merged {fields['branch']} into {ctx.connection.base_branch} as "
+                           f"{merged.merge_sha[:12]}", merge_sha=merged.merge_sha, **fields)
+        request_source_reconcile(run.cluster, ctx.kustomization, self.log)
+        return {"branch": fields["branch"], "merge": merged.merge_sha, "summary": change.summary}
+
+    def body_text(self, diff: str) -> str:
+        run = self.run
+        return f"Requested by {run.requested_by_username} in Fluxplane (run #{run.pk})."
+
+    def pr_body(self, change: Change, diff: str) -> str:
+        run = self.run
+        link = settings.FLUXPLANE_BASE_URL.rstrip("/") + reverse("admin:playbooks_playbookrun_change", args=[run.pk])
+        approvers = ", ".join(f"{a.username} ({a.reason or 'no comment'})" for a in run.approvals.all()) or \
+            "no approval required"
+        params = "\n".join(f"- `{k}`: `{v}`" for k, v in (run.parameters or {}).items()) or "- (none)"
+        shown = diff if len(diff) <= MAX_DIFF_IN_PR else diff[:MAX_DIFF_IN_PR] + "\n… (diff truncated)"
+        return (f"{change.summary}\n\nRequested by **{run.requested_by_username}** in Fluxplane: {link}\n\n"
+                f"Approved by: {approvers}\n\nParameters:\n{params}\n\nFiles: {', '.join(change.files)}\n\n"
+                f"```diff\n{shown}\n```\n")
+
+
+def request_source_reconcile(cluster, kustomization: KubeObject, log) -> None:
+    """After a merge, ask the Kustomization's GitRepository to fetch now (what `flux reconcile source git` does),
+    so the change is applied without waiting for the polling interval. Best effort: the interval still applies."""
+    source = (kustomization.spec or {}).get("sourceRef") or {}
+    try:
+        adapter = KubeAdapter(cluster)
+        try:
+            resource = adapter.find_resource(SOURCE_GROUP, "GitRepository", ("v1",))
+            if resource is not None:
+                adapter.patch(resource, source.get("namespace") or kustomization.namespace, source.get("name"),
+                              {"metadata": {"annotations": {REQUESTED_AT: rfc3339nano()}}})
+                log(f"requested a fetch of GitRepository {source.get('name')}")
+        finally:
+            adapter.close()
+    except (KubeUnreachable, KubeError) as exc:
+        log(f"could not request a fetch of the source ({exc}); Flux will pick the change up at its interval",
+            "warning")

@@ -1,0 +1,114 @@
+"""End to end on the simulators: a developer requests a change, an approver approves, the PR is opened through
+PyGithub on the GitHub simulator, merged, the simulated Flux applies it, the sync mirrors it and the request
+reads healthy (or "applied, unhealthy" for a broken image)."""
+
+from __future__ import annotations
+
+import pytest
+from github import Auth, Github
+from guardian.shortcuts import assign_perm
+
+from controlplane.models import Cluster, GitConnection
+from controlplane.sim.flux.demo import start_demo
+from controlplane.sim.github import GitHubSimulator
+from graph.models import KubeObject
+from graph.sync import sync_cluster
+from playbooks.changes.library import Scale, UpdateImage
+from playbooks.changes.tracking import track_changes
+from playbooks.choices import ChangeState, PlaybookRunStatus
+from playbooks.models import PlaybookRun
+from tests.graph.conftest import wait_for
+
+pytestmark = pytest.mark.django_db(transaction=True)
+TOKEN = "ghs_test_token_0123456789"
+
+
+@pytest.fixture
+def demo(tmp_path, settings):
+    settings.FLUXPLANE_GIT_CACHE_DIR = str(tmp_path / "git-cache")
+    demo = start_demo(tmp_path / "demo", source_interval="1h")
+    github = GitHubSimulator(tmp_path / "github", tokens={TOKEN: "fluxplane-bot"})
+    github.add_repo("fluxplane/fleet", demo.bare_repo)
+    api = github.start()
+    (tmp_path / "token").write_text(TOKEN)
+    assert demo.wait_ready(60), "the demo did not converge"
+    cluster = Cluster.objects.create(name="demo", connection="simulator", server_url=demo.api_url)
+    GitConnection.objects.create(name="demo", provider="github", api_url=api, github_repository="fluxplane/fleet",
+                                 repository_url=demo.repo.url, token_ref=f"file:{tmp_path / 'token'}")
+    sync_cluster(cluster)
+    yield demo, cluster, Github(base_url=api, auth=Auth.Token(TOKEN), seconds_between_requests=0,
+                                seconds_between_writes=0).get_repo("fluxplane/fleet")
+    github.stop()
+    demo.stop()
+
+
+@pytest.fixture
+def people(make_user):
+    dev, lead = make_user("dev"), make_user("lead", perms=("graph.approve_run",))
+    return dev, lead
+
+
+def request_and_approve(playbook, target, dev, lead, params, drain) -> PlaybookRun:
+    preview = playbook.preview(target, params)
+    assert preview.errors == [], preview.errors
+    run = PlaybookRun.request(playbook, target, dev, params, diff=preview.diff)
+    assert run.status == PlaybookRunStatus.PENDING_APPROVAL
+    run.approve(lead, "ok")
+    drain()
+    run.refresh_from_db()
+    assert run.status == PlaybookRunStatus.SUCCEEDED, (run.error, run.log)
+    return run
+
+
+def follow(run: PlaybookRun, cluster, until: set[str]) -> PlaybookRun:
+    def step():
+        sync_cluster(cluster)
+        track_changes()
+        run.refresh_from_db()
+        return run.change_state in until
+    wait_for(step, timeout=90, interval=0.5, what=f"change of {run} to reach {until} (at {run.change_state})")
+    return run
+
+
+def test_scale_podinfo_to_3_through_a_reviewed_pull_request(demo, people, drain):
+    sim, cluster, gh_repo = demo
+    dev, lead = people
+    apps = KubeObject.objects.get(kind="Kustomization", name="apps")
+    assign_perm("graph.request_change", dev, apps)
+    deployment = KubeObject.objects.get(kind="Deployment", namespace="podinfo", name="podinfo")
+
+    run = request_and_approve(Scale, deployment, dev, lead, {"replicas": 3}, drain)
+    assert "+    replicaCount: 3" in run.diff and "apps/staging/podinfo-values.yaml" in run.diff
+    assert run.change_state == ChangeState.PR_OPEN and run.pr_number
+    pr = gh_repo.get_pull(run.pr_number)
+    assert pr.head.ref == f"fluxplane/scale-{run.pk}" and [label.name for label in pr.labels] == ["fluxplane"]
+    assert "Requested by **dev**" in pr.body and "lead (ok)" in pr.body
+    commit = gh_repo.get_commit(pr.head.sha)
+    assert commit.commit.author.name == "dev" and commit.commit.committer.name == "Fluxplane"
+
+    pr.merge(merge_method="merge")
+    follow(run, cluster, {ChangeState.HEALTHY, ChangeState.UNHEALTHY})
+    assert run.change_state == ChangeState.HEALTHY, run.log
+    deployment.refresh_from_db()
+    assert deployment.spec["replicas"] == 3
+    replicasets = KubeObject.objects.filter(in_edges__source=deployment, kind="ReplicaSet", deleted_at__isnull=True)
+    pods = KubeObject.objects.filter(in_edges__source__in=replicasets, kind="Pod", deleted_at__isnull=True)
+    assert pods.count() == 3 and all(p.health == "healthy" for p in pods)
+    timeline = [line["message"] for line in run.log]
+    assert any(m.startswith("pull request #") and "merged" in m for m in timeline)
+    assert any("applied main@sha1:" in m for m in timeline)
+    # Retrying the finished job changes nothing: still one PR.
+    assert len(list(gh_repo.get_pulls(state="all"))) == 1
+
+
+def test_a_broken_image_ends_applied_unhealthy(demo, people, drain):
+    sim, cluster, gh_repo = demo
+    dev, lead = people
+    assign_perm("graph.request_change", dev, KubeObject.objects.get(kind="Namespace", name="podinfo"))
+    deployment = KubeObject.objects.get(kind="Deployment", namespace="podinfo", name="podinfo")
+    run = request_and_approve(UpdateImage, deployment, dev, lead,
+                              {"container": "podinfo", "image": "ghcr.io/stefanprodan/podinfo:6.9.2-broken"}, drain)
+    gh_repo.get_pull(run.pr_number).merge()
+    follow(run, cluster, {ChangeState.HEALTHY, ChangeState.UNHEALTHY})
+    assert run.change_state == ChangeState.UNHEALTHY
+    assert "ImagePullBackOff" in run.log[-1]["message"] or "Back-off" in run.log[-1]["message"]
