@@ -3,6 +3,7 @@ free loopback port; a local HTTP receiver for notifications; webhook credentials
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import shutil
@@ -45,7 +46,7 @@ def cert_manager(sim) -> None:
                  "template": {"metadata": {"labels": {"app.kubernetes.io/name": "cert-manager"}},
                               "spec": {"containers": [{"name": "cm", "image": "quay.io/jetstack/cert-manager:1.16"}]}}},
     })
-    infra = sim.store.peek("kustomizations", "flux-system", "infra")
+    infra = copy.deepcopy(sim.store.peek("kustomizations", "flux-system", "infra"))
     infra["status"]["inventory"] = {"entries": [{"id": "_cert-manager__Namespace", "v": "v1"}, {
         "id": "cert-manager_cert-manager_helm.toolkit.fluxcd.io_HelmRelease", "v": "v2"}]}
     sim.store.update_status(infra)
