@@ -17,6 +17,7 @@ from ruamel.yaml.error import YAMLError
 
 from graph import health as health_rules
 from graph.choices import EdgeType
+from graph.helmstorage import release_name
 from graph.kinds import (
     HELM_GROUP,
     HELM_NAME_LABEL,
@@ -151,8 +152,12 @@ def inventory_keys(obj: dict) -> list[tuple[str, str, str, str]]:
     return keys
 
 
-def build_graph(objects: list[dict], events: list[dict] | None = None, now: datetime | None = None) -> Graph:
-    """Turn listed objects into nodes (with health and roll-ups) and edges. Bad objects are reported, skipped."""
+def build_graph(objects: list[dict], events: list[dict] | None = None, now: datetime | None = None,
+                helm_storage: dict | None = None) -> Graph:
+    """Turn listed objects into nodes (with health and roll-ups) and edges. Bad objects are reported, skipped.
+
+    ``helm_storage`` maps (storage namespace, release) to the objects of its deployed Helm release, the fallback
+    for HelmReleases without ``status.inventory`` (graph.helmstorage)."""
     graph = Graph()
     for obj in objects:
         try:
@@ -165,7 +170,7 @@ def build_graph(objects: list[dict], events: list[dict] | None = None, now: date
         graph.nodes[node.uid] = node
 
     by_key = {node.key: uid for uid, node in graph.nodes.items()}
-    _add_edges(graph, by_key)
+    _add_edges(graph, by_key, helm_storage or {})
     _attach_events(graph, events or [])
     _assess(graph, now)
     return graph
@@ -175,7 +180,7 @@ def _find(by_key: dict, group: str, kind: str, namespace: str, name: str) -> str
     return by_key.get((group, kind, namespace, name))
 
 
-def _add_edges(graph: Graph, by_key: dict) -> None:
+def _add_edges(graph: Graph, by_key: dict, helm_storage: dict) -> None:
     edges = graph.edges
     for uid, node in graph.nodes.items():
         f, raw = node.fields, node.raw
@@ -190,7 +195,10 @@ def _add_edges(graph: Graph, by_key: dict) -> None:
             edges.add((parent, uid, EdgeType.CREATED))
         # created: status.inventory of Kustomizations and HelmReleases
         if (f["api_group"], f["kind"]) in ((KUSTOMIZE_GROUP, "Kustomization"), (HELM_GROUP, "HelmRelease")):
-            for group, kind, namespace, name in inventory_keys(raw):
+            keys = inventory_keys(raw)
+            if not keys and f["kind"] == "HelmRelease" and "inventory" not in f["status"]:
+                keys = helm_storage.get(release_name(raw), [])
+            for group, kind, namespace, name in keys:
                 child = _find(by_key, group, kind, namespace, name)
                 if child and child != uid:
                     edges.add((uid, child, EdgeType.CREATED))

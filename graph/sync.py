@@ -20,6 +20,7 @@ from controlplane.kube import ApiResource, KubeAdapter, KubeError, KubeUnreachab
 from controlplane.models import Cluster
 from graph.builder import Graph, build_graph, inventory_keys
 from graph.bulk import insert_edges, upsert_objects
+from graph.helmstorage import deployed_manifests
 from graph.kinds import (
     APPLIER_KINDS,
     DEFAULT_MANAGED_KINDS,
@@ -57,6 +58,7 @@ class SyncResult:
     requests: int = 0
     problems: list[str] = field(default_factory=list)
     resource_versions: dict[str, str] = field(default_factory=dict)
+    helm_storage: dict = field(default_factory=dict)
 
     def summary(self) -> str:
         text = f"{self.objects} objects, {self.edges} edges, {self.tombstoned} tombstoned, {self.requests} requests"
@@ -117,6 +119,29 @@ def fetch(adapter: KubeAdapter, progress: Callable[[str], None] = lambda _msg: N
             objects.append(child)
     progress(f"{len(objects)} objects with ReplicaSets and Pods")
 
+    # Clusters whose helm-controller writes no status.inventory: decode Helm's release storage instead.
+    needs_storage = any(o.get("kind") == "HelmRelease" and not (o.get("status") or {}).get("inventory")
+                        for o in objects)
+    secret_resource = adapter.find_resource("", "Secret") if needs_storage else None
+    if secret_resource is not None:
+        result.helm_storage = deployed_manifests(list_(secret_resource, "owner=helm"))
+        # Objects of those releases that carry no Flux labels were not listed above: list their namespaces.
+        present = {(split_api_version(o.get("apiVersion", ""))[0], o.get("kind"), o["metadata"].get("namespace", ""),
+                    o["metadata"].get("name")) for o in objects if o.get("metadata")}
+        missing: dict[tuple[str, str, str], set[str]] = {}
+        for keys in result.helm_storage.values():
+            for group, kind, namespace, name in keys:
+                if (group, kind, namespace, name) not in present:
+                    missing.setdefault((group, kind, namespace), set()).add(name)
+        for (group, kind, namespace), names in sorted(missing.items()):
+            resource = adapter.find_resource(group, kind)
+            if resource is None:
+                continue
+            result.requests += 1
+            for item in adapter.list(resource, namespace=namespace or None).items:
+                if item.get("metadata", {}).get("name") in names and item["metadata"].get("uid") not in seen:
+                    seen.add(item["metadata"]["uid"])
+                    objects.append(item)
     events: list[dict] = []
     event_resource = adapter.find_resource("", "Event")
     if event_resource is not None:
@@ -159,7 +184,7 @@ def sync_cluster(cluster: Cluster, progress: Callable[[str], None] = lambda _msg
         raise
     finally:
         adapter.close()
-    graph = build_graph(objects, events, now=started)
+    graph = build_graph(objects, events, now=started, helm_storage=result.helm_storage)
     result.objects = len(graph.nodes)
     result.problems = graph.problems
     for problem in graph.problems:

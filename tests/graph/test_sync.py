@@ -149,3 +149,34 @@ def _queries_for(apps: int) -> tuple[int, int]:
 def test_query_count_does_not_grow_with_the_number_of_objects():
     small, large = _queries_for(2), _queries_for(12)
     assert small == large
+
+
+def _helm_secret(release: str, namespace: str, version: int, manifest: str, status: str = "deployed") -> dict:
+    import base64
+    import gzip
+    import json
+
+    payload = gzip.compress(json.dumps({"name": release, "namespace": namespace, "manifest": manifest}).encode())
+    return {"apiVersion": "v1", "kind": "Secret", "type": "helm.sh/release.v1",
+            "metadata": {"name": f"sh.helm.release.v1.{release}.v{version}", "namespace": namespace,
+                         "labels": {"owner": "helm", "name": release, "status": status, "version": str(version)}},
+            "data": {"release": base64.b64encode(base64.b64encode(payload)).decode()}}
+
+
+def test_helm_storage_is_decoded_for_helmreleases_without_inventory(cluster, tree_sim):
+    """Old helm-controllers write no status.inventory: the release Secret tells what the release created."""
+    tree_sim.store.create({
+        "apiVersion": "helm.toolkit.fluxcd.io/v2", "kind": "HelmRelease",
+        "metadata": {"name": "legacy", "namespace": "podinfo"},
+        "spec": {"interval": "1h", "chart": {"spec": {"chart": "legacy", "sourceRef": {"kind": "HelmRepository",
+                                                                                      "name": "podinfo"}}}},
+    })
+    tree_sim.store.create({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "legacy-config",
+                                                                                 "namespace": "podinfo"}})
+    manifest = "---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: legacy-config\n"
+    tree_sim.store.create(_helm_secret("legacy", "podinfo", 1, "---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n"
+                                       "  name: old-config\n", status="superseded"))
+    tree_sim.store.create(_helm_secret("legacy", "podinfo", 2, manifest))
+    sync_cluster(cluster)
+    assert ("HelmRelease podinfo/legacy", "created", "ConfigMap podinfo/legacy-config") in edges()
+    assert not KubeObject.objects.filter(name="old-config").exists()
