@@ -9,7 +9,9 @@ from pathlib import Path
 
 import pytest
 
-FIXTURES = Path("/work/shared/fixtures")
+from controlplane.sim.flux.demo import fixtures_dir
+
+FIXTURES = fixtures_dir()
 HELM = "flux2-kustomize-helm-example"
 MONITORING = "flux2-monitoring-example"
 GOLDEN = Path(__file__).parent / "golden"

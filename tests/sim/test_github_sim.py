@@ -16,11 +16,10 @@ from pathlib import Path
 import pytest
 from github import Auth, BadCredentialsException, Github, GithubException, InputGitAuthor, InputGitTreeElement
 
+from controlplane.sim.flux.demo import fixtures_dir
 from controlplane.sim.github import GitHubSimulator
 
-FIXTURE = Path("/work/shared/fixtures/flux2-kustomize-helm-example")
-if not FIXTURE.is_dir():  # the checkout may live elsewhere: fall back to the sibling shared folder
-    FIXTURE = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "flux2-kustomize-helm-example"
+FIXTURE = fixtures_dir() / "flux2-kustomize-helm-example"
 VALUES = "apps/staging/podinfo-values.yaml"
 REPO = "acme/fleet"
 TOKENS = {"alice-token": "alice", "bob-token": "bob"}

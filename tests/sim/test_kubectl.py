@@ -11,10 +11,11 @@ import pytest
 import yaml
 
 from controlplane.sim import Simulator
+from controlplane.sim.flux.demo import fixtures_dir
 
 from .conftest import Kubectl, deployment, wait_for
 
-FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "fixtures"
+FIXTURES = fixtures_dir()
 
 # CRDs of the non-Flux kinds the fixtures use, as their projects ship them (names/scope/versions only).
 EXTRA_CRDS = [

@@ -147,11 +147,14 @@ def _git(repo: Path, *args: str) -> str:
 
 
 def fixtures_dir() -> Path:
-    """`$FLUXPLANE_FIXTURES_DIR`, else `<repository>/../shared/fixtures`."""
+    """`$FLUXPLANE_FIXTURES_DIR`, else the copy in `tests/fixtures/flux-examples` (so a clone is self-contained),
+    else `<repository>/../shared/fixtures`."""
     env = os.environ.get("FLUXPLANE_FIXTURES_DIR")
     if env:
         return Path(env)
-    return Path(__file__).resolve().parents[4] / "shared" / "fixtures"
+    repo = Path(__file__).resolve().parents[3]
+    vendored = repo / "tests" / "fixtures" / "flux-examples"
+    return vendored if vendored.is_dir() else repo.parent / "shared" / "fixtures"
 
 
 def fixture_source() -> Path:
