@@ -60,6 +60,7 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "controlplane.middleware.RequestIdMiddleware",
+    "controlplane.security.ContentSecurityPolicyMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -155,6 +156,9 @@ FLUXPLANE_RUN_STALE_AFTER_SECONDS = env.int("FLUXPLANE_RUN_STALE_AFTER_SECONDS",
 FLUXPLANE_AUDIT_EXPORT_LIMIT = env.int("FLUXPLANE_AUDIT_EXPORT_LIMIT", 100_000)
 
 # Security. Production defaults are strict; TLS termination in front of Fluxplane is expected.
+FLUXPLANE_LOGIN_MAX_FAILURES = env.int("FLUXPLANE_LOGIN_MAX_FAILURES", 5)
+FLUXPLANE_LOGIN_LOCKOUT_SECONDS = env.int("FLUXPLANE_LOGIN_LOCKOUT_SECONDS", 900)
+SESSION_COOKIE_AGE = env.int("FLUXPLANE_SESSION_SECONDS", 8 * 3600)
 SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_HTTPONLY = True
 X_FRAME_OPTIONS = "DENY"
@@ -213,6 +217,18 @@ FLUXPLANE_MAINTENANCE_SILENCE_HOURS = env.int("FLUXPLANE_MAINTENANCE_SILENCE_HOU
 FLUXPLANE_SILENCE_REMINDER_MINUTES = env.int("FLUXPLANE_SILENCE_REMINDER_MINUTES", 60)
 FLUXPLANE_ALERTMANAGER_TIMEOUT_SECONDS = env.int("FLUXPLANE_ALERTMANAGER_TIMEOUT_SECONDS", 10)
 FLUXPLANE_NOTIFY_TIMEOUT_SECONDS = env.int("FLUXPLANE_NOTIFY_TIMEOUT_SECONDS", 10)
+
+# JIT access: just-in-time namespace access policy (docs/jit-access.md). Roles are "role:max duration:approvals".
+FLUXPLANE_JIT_ROLES = env.str("FLUXPLANE_JIT_ROLES", "view:7d:1,edit:1d:1,admin:8h:2")
+FLUXPLANE_JIT_NAMESPACE_ROLES = env.str("FLUXPLANE_JIT_NAMESPACE_ROLES", "*=view|edit|admin")
+FLUXPLANE_JIT_DENY_NAMESPACES = env.list("FLUXPLANE_JIT_DENY_NAMESPACES",
+                                         ["kube-system", "kube-public", "kube-node-lease", "flux-system"])
+FLUXPLANE_JIT_SUBJECT_TEMPLATE = env.str("FLUXPLANE_JIT_SUBJECT_TEMPLATE", "{username}")
+FLUXPLANE_JIT_GROUPS = env.list("FLUXPLANE_JIT_GROUPS")
+FLUXPLANE_JIT_AUTO_MERGE_GRANT = env.bool("FLUXPLANE_JIT_AUTO_MERGE_GRANT", True)
+FLUXPLANE_JIT_AUTO_MERGE_REMOVAL = env.bool("FLUXPLANE_JIT_AUTO_MERGE_REMOVAL", True)
+FLUXPLANE_JIT_GRACE_MINUTES = env.int("FLUXPLANE_JIT_GRACE_MINUTES", 15)
+FLUXPLANE_JIT_ACTIVATION_HOURS = env.int("FLUXPLANE_JIT_ACTIVATION_HOURS", 24)
 
 EMAIL_BACKEND = env.str("FLUXPLANE_EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend" if RELAXED else
                         "django.core.mail.backends.smtp.EmailBackend")

@@ -10,6 +10,7 @@ from functools import wraps
 
 from django.contrib import admin
 from django.core.exceptions import PermissionDenied
+from django.urls import path
 from django_rq import models as rq_models
 from django_rq.admin import QueueAdmin
 
@@ -60,7 +61,10 @@ class GuardedQueueAdmin(QueueAdmin):
             URLPattern(u.pattern, wrap(u.callback), u.default_args, u.name) for u in get_api_urlpatterns("django_rq_")
         ]
         views = get_admin_urlpatterns(name_prefix="django_rq_", view_wrapper=wrap)
-        return api + views + admin.ModelAdmin.get_urls(self)
+        # Only the changelist of ModelAdmin's URLs: Dashboard is an unmanaged model without a table, so its
+        # add/change/delete/history pages could only fail.
+        changelist = path("", self.admin_site.admin_view(self.changelist_view), name="django_rq_dashboard_changelist")
+        return [*api, *views, changelist]
 
 
 admin.site.register(rq_models.Dashboard, GuardedQueueAdmin)

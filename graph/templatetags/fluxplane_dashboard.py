@@ -17,6 +17,21 @@ register = template.Library()
 FLUX_FAMILIES = [Family.KUSTOMIZATION, Family.HELMRELEASE, Family.SOURCE, Family.NOTIFICATION, Family.IMAGE]
 
 
+@register.inclusion_tag("admin/graph/dashboard_runs.html", takes_context=True)
+def fluxplane_runs(context) -> dict:
+    """Approvals waiting for the user and the user's recent runs (shown to every staff user: only their own)."""
+    from playbooks.choices import PlaybookRunStatus
+    from playbooks.models import PlaybookRun
+
+    user = context["request"].user
+    pending = PlaybookRun.objects.filter(status=PlaybookRunStatus.PENDING_APPROVAL).exclude(
+        requested_by=user).select_related("target", "cluster").order_by("-created_at")[:50]
+    return {
+        "approvals": [run for run in pending if rules.can_approve(user, run)][:10],
+        "my_runs": list(PlaybookRun.objects.filter(requested_by=user).order_by("-created_at")[:8]),
+    }
+
+
 @register.inclusion_tag("admin/graph/dashboard.html", takes_context=True)
 def fluxplane_dashboard(context) -> dict:
     request = context["request"]

@@ -136,3 +136,15 @@ def test_the_requester_may_cancel(tree, people, django_capture_on_commit_callbac
         run.cancel(approver)
     run.cancel(requester)
     assert run.status == PlaybookRunStatus.CANCELLED
+
+
+def test_the_dashboard_lists_approvals_waiting_for_me(tree, people, django_capture_on_commit_callbacks, client):  # noqa: F811
+    requester, approver, bystander = people
+    request(tree, requester, django_capture_on_commit_callbacks)
+    client.force_login(approver)
+    assert "Waiting for your approval" in client.get(reverse("admin:index")).content.decode()
+    client.force_login(bystander)
+    assert "Waiting for your approval" not in client.get(reverse("admin:index")).content.decode()
+    client.force_login(requester)
+    body = client.get(reverse("admin:index")).content.decode()
+    assert "Your recent runs" in body and "pending approval" in body

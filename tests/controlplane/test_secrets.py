@@ -1,0 +1,49 @@
+"""Secrets never appear in logs, audit events, runs or pages: a full GitOps change with a real token reference
+(GitHub simulator + PyGithub), then every place Fluxplane writes to is searched for the token."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+from django.urls import reverse
+from guardian.shortcuts import assign_perm
+
+from controlplane.models import AuditEvent, GitConnection
+from graph.models import KubeObject
+from playbooks.changes.library import Scale
+from playbooks.models import PlaybookRun
+from tests.playbooks.test_gitops_e2e import TOKEN, demo, people, request_and_approve  # noqa: F401
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def test_the_git_token_never_leaks(demo, people, drain, client, admin_user, caplog):  # noqa: F811
+    caplog.set_level(logging.DEBUG)
+    sim, cluster, gh_repo = demo
+    dev, lead = people
+    assign_perm("graph.request_change", dev, KubeObject.objects.get(kind="Kustomization", name="apps"))
+    deployment = KubeObject.objects.get(kind="Deployment", namespace="podinfo", name="podinfo")
+    run = request_and_approve(Scale, deployment, dev, lead, {"replicas": 2}, drain)
+    assert run.pr_number, "the token was used: a pull request was opened through the GitHub API"
+
+    client.force_login(admin_user)
+    connection = GitConnection.objects.get()
+    pages = [
+        reverse("admin:playbooks_playbookrun_change", args=[run.pk]),
+        reverse("admin:controlplane_gitconnection_change", args=[connection.pk]),
+        reverse("admin:controlplane_auditevent_changelist"),
+        deployment.admin_url(),
+    ]
+    for url in pages:
+        body = client.get(url).content.decode()
+        assert TOKEN not in body, url
+    export = client.post(reverse("admin:controlplane_auditevent_changelist"), {
+        "action": "export_csv", "_selected_action": list(AuditEvent.objects.values_list("pk", flat=True))})
+    assert TOKEN not in b"".join(export.streaming_content).decode()
+    for event in AuditEvent.objects.all():
+        assert TOKEN not in f"{event.before} {event.after} {event.message} {event.target_repr}"
+    run.refresh_from_db()
+    assert TOKEN not in f"{run.log} {run.result} {run.parameters} {run.error} {run.diff} {run.pr_url}"
+    assert TOKEN not in PlaybookRun.objects.filter(pk=run.pk).values().first().__repr__()
+    assert TOKEN not in caplog.text
