@@ -59,7 +59,7 @@ DEFAULT_MANAGED_KINDS: tuple[tuple[str, str], ...] = (
     ("batch", "Job"), ("batch", "CronJob"), ("networking.k8s.io", "Ingress"),
     ("rbac.authorization.k8s.io", "Role"), ("rbac.authorization.k8s.io", "RoleBinding"),
     ("rbac.authorization.k8s.io", "ClusterRole"), ("rbac.authorization.k8s.io", "ClusterRoleBinding"),
-    ("apiextensions.k8s.io", "CustomResourceDefinition"),
+    ("apiextensions.k8s.io", "CustomResourceDefinition"), ("autoscaling", "HorizontalPodAutoscaler"),
 )
 # Children found through ownerReferences rather than labels (listed whole, kept if their owner is mirrored).
 OWNED_CHILD_KINDS: tuple[tuple[str, str], ...] = (("apps", "ReplicaSet"), ("", "Pod"))

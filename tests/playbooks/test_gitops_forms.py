@@ -77,3 +77,25 @@ def test_admin_preview_then_confirm_creates_the_run_with_its_diff(client, demo, 
     assert run.status == "pending_approval" and "+    replicaCount: 2" in run.diff
     assert _main_sha(sim) == before, "nothing reaches git before approval"
     assert list(gh_repo.get_pulls(state="all")).__len__() == 0
+
+
+@pytest.mark.django_db
+def test_scale_warns_when_an_hpa_manages_the_replicas():
+    from django.utils import timezone
+
+    from controlplane.models import Cluster
+
+    now = timezone.now()
+    cluster = Cluster.objects.create(name="c", connection="simulator", server_url="http://127.0.0.1:9")
+
+    def row(kind, name, group, spec):
+        return KubeObject.objects.create(cluster=cluster, uid=f"{kind}-{name}", api_group=group, api_version="v1",
+                                         kind=kind, namespace="web", name=name, spec=spec, first_seen=now,
+                                         last_seen=now)
+
+    deploy = row("Deployment", "web", "apps", {"replicas": 2})
+    other = row("Deployment", "api", "apps", {"replicas": 2})
+    row("HorizontalPodAutoscaler", "web", "autoscaling", {"scaleTargetRef": {"kind": "Deployment", "name": "web"}})
+    assert lib.Scale.warnings(deploy) == [
+        "HorizontalPodAutoscaler web manages the replicas of Deployment web/web: it will override this."]
+    assert lib.Scale.warnings(other) == []
