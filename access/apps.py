@@ -6,3 +6,7 @@ class AccessConfig(AppConfig):
 
     name = "access"
     verbose_name = "Access"
+
+    def ready(self) -> None:
+        # Register the "Request namespace access" playbook and the JIT admin (access.jit).
+        from access.jit import admin, playbook  # noqa: F401

@@ -26,3 +26,4 @@ class KubeObjectGroupPermission(GroupObjectPermissionBase):
 
     class Meta(GroupObjectPermissionBase.Meta):
         verbose_name = "group grant"
+from access.jit.models import AccessGrant, ActiveAccessGrant, MyAccessGrant  # noqa: E402,F401  (JIT access)

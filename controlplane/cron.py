@@ -7,6 +7,7 @@ only makes things prompt, correctness never depends on it.
 
 from rq import cron
 
+from access.jit.jobs import sweep_access_grants
 from alerts.jobs import expire_silences, remind_silences, repush_silences
 from controlplane.jobs import sweep_runs_job
 from graph.jobs import sync_due_clusters
@@ -20,3 +21,5 @@ cron.register(track_changes, queue_name="default", interval=20, name="track-chan
 cron.register(expire_silences, queue_name="low", interval=60, name="expire-silences")
 cron.register(remind_silences, queue_name="low", interval=300, name="remind-silences")
 cron.register(repush_silences, queue_name="low", interval=300, name="repush-silences")
+# JIT access: expiry is data plus this sweep (idempotent; a late tick only delays, the grace period bounds it).
+cron.register(sweep_access_grants, queue_name="low", interval=60, name="sweep-access-grants")

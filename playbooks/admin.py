@@ -153,6 +153,8 @@ class PlaybookRunAdmin(RunAdminMixin, admin.ModelAdmin):
         target = get_object_or_404(KubeObject, pk=object_id)
         if not playbook.applies_to(target) or not playbook.allowed(request.user, target):
             raise PermissionDenied
+        if hasattr(playbook, "start_url"):  # a playbook with its own request form (e.g. namespace access)
+            return HttpResponseRedirect(playbook.start_url(target))
         refusal = playbook.refusal(target)
         gitops = playbook.mode == Mode.GITOPS
         initial = playbook.form_initial(target) if gitops else {}

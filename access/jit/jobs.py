@@ -1,0 +1,10 @@
+"""Periodic job of just-in-time access (registered in controlplane/cron.py)."""
+
+from __future__ import annotations
+
+
+def sweep_access_grants() -> dict[str, int]:
+    """Every minute: activate, expire, remove and enforce access grants (idempotent, catches up after downtime)."""
+    from .sweep import sweep
+
+    return sweep()

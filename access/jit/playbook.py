@@ -1,0 +1,208 @@
+"""The "Request namespace access" playbook and the request itself.
+
+A request is validated against the policy *before* anything is written (no run, no grant, no git), then becomes a
+PlaybookRun (so the approvals inbox, "requester never approves" and the run log are the playbooks app's) plus an
+AccessGrant row. After approval the run commits the grant's RoleBinding file as the requester and opens the pull
+request (merged at once when FLUXPLANE_JIT_AUTO_MERGE_GRANT is on: the approval already happened here).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.urls import reverse
+from django.utils import timezone
+
+from access import rules
+from controlplane.gitops.providers import GitHubProvider
+from controlplane.models import GitConnection
+from controlplane.runners import JobFailed
+from graph.models import KubeObject
+from playbooks.changes.base import GitOpsPlaybook, request_source_reconcile
+from playbooks.choices import ChangeState, Decision
+from playbooks.library import register
+from playbooks.models import PlaybookRun
+
+from . import gitfiles, policy
+from .models import AccessGrant, GrantState, SubjectKind
+
+_TICKET = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._#/:-]{0,99}$")
+MAX_REASON = 2000
+
+
+@register
+class RequestNamespaceAccess(GitOpsPlaybook):
+    """Time-boxed access to a Flux-managed namespace: a RoleBinding to an allowed ClusterRole, proposed in git,
+    approved by someone else, removed again by the expiry sweep (access.jit.sweep)."""
+
+    name = "request-namespace-access"
+    setting = "requestNamespaceAccess"
+    title = "Request namespace access"
+    description = "Just-in-time access: a RoleBinding to an allowed ClusterRole, added by pull request after " \
+                  "approval and removed when it expires."
+    kinds = frozenset({("", "Namespace")})
+    verb = rules.REQUEST_ACCESS
+
+    @classmethod
+    def applies_to(cls, obj: KubeObject) -> bool:
+        return super().applies_to(obj) and obj.managed_by_kind == "Kustomization"
+
+    @classmethod
+    def approvals_required(cls) -> int:
+        # At least one: nobody grants themselves access. The role's policy may ask for more (see request_access).
+        return max(1, super().approvals_required())
+
+    @classmethod
+    def start_url(cls, obj: KubeObject) -> str:
+        """The request form (it needs the requester to offer their subject name and the namespace's roles)."""
+        return reverse("admin:access_jit_request", args=[obj.pk])
+
+    @classmethod
+    def apply(cls, repo_dir: str, ctx, params: dict[str, Any]):
+        location = cls.locate(repo_dir, ctx)
+        folder = gitfiles.grant_folder(repo_dir, location, ctx.obj.name, ctx.kustomization_ref.target_namespace)
+        spec = gitfiles.BindingSpec(**params["binding"])
+        change = gitfiles.add_grant(repo_dir, folder, location.build_path, spec)
+        # execute() passes its own params dict: this is how it learns where the file went.
+        params["written"] = {"file": change.files[0], "build_path": location.build_path}
+        return change
+
+    def execute(self) -> dict:
+        run = self.run
+        grant = AccessGrant.objects.filter(request_run=run).first()
+        if grant is None:
+            raise JobFailed("this run has no access grant: request access from the namespace's page")
+        if grant.state != GrantState.REQUESTED:
+            raise JobFailed(f"grant #{grant.pk} is {grant.get_state_display()}, not waiting to be written")
+        # The policy may have changed since the request: re-check it before anything reaches git.
+        try:
+            role = policy.role_policy(grant.namespace, grant.role)
+            policy.duration_of(grant.duration_choice, role)
+            if grant.subject_kind == SubjectKind.GROUP:
+                policy.check_group(grant.subject_name)
+            else:
+                policy.check_subject_name(grant.subject_name)
+        except ValidationError as exc:
+            raise JobFailed(" ".join(exc.messages)) from None
+        approvers = [a.username for a in run.approvals.filter(decision=Decision.APPROVE)]
+        if len(approvers) < role.approvals or grant.requested_by_username in approvers:
+            raise JobFailed(f"role {grant.role} needs {role.approvals} approval(s) by someone other than the requester")
+        now = timezone.now()
+        deadline = now + policy.activation_limit()
+        spec = gitfiles.BindingSpec(
+            grant_id=grant.pk, run_id=run.pk, namespace=grant.namespace, role=grant.role,
+            subject_kind=grant.subject_kind, subject_name=grant.subject_name, requested_by=grant.requested_by_username,
+            approved_by=", ".join(approvers), duration=grant.duration_choice,
+            expires_at=(deadline + grant.duration).replace(microsecond=0).isoformat(), ticket=grant.ticket)
+        self.params = {**self.params, "binding": spec.__dict__}
+        grant.approved_by = spec.approved_by
+        grant.binding_name = spec.name
+        grant.activation_deadline = deadline
+        grant.save(update_fields=["approved_by", "binding_name", "activation_deadline"])
+        grant.record("approved", f"approved by {spec.approved_by}", approvers=approvers)
+        result = super().execute()
+        ctx = self.context(run.target)
+        grant.file_path = self.params["written"]["file"]
+        grant.build_path = self.params["written"]["build_path"]
+        run.refresh_from_db()
+        if run.change_state == ChangeState.PR_OPEN:
+            grant.state = GrantState.PR_OPEN
+            grant.save(update_fields=["file_path", "build_path", "state"])
+            grant.record("pr_opened", f"pull request #{run.pr_number} adds {spec.name}: {run.pr_url}",
+                         pr=run.pr_url)
+            if settings.FLUXPLANE_JIT_AUTO_MERGE_GRANT and ctx.connection.provider == GitConnection.Provider.GITHUB:
+                self._merge(grant, ctx)
+        else:  # plain git (merged by Fluxplane) or pull requests off (committed to the base branch)
+            grant.state = GrantState.MERGED
+            grant.save(update_fields=["file_path", "build_path", "state"])
+            grant.record("merged", f"{spec.name} is on {ctx.connection.base_branch} ({run.merge_sha[:12]})")
+        return {**result, "grant": grant.pk, "binding": spec.name, "file": grant.file_path}
+
+    def _merge(self, grant: AccessGrant, ctx) -> None:
+        run = self.run
+        connection = ctx.connection
+        provider = GitHubProvider(connection.github_full_name, connection.resolve_token(), connection.base_branch,
+                                  connection.api_url or "")
+        merged = provider.merge(run.pr_number, message=f"Merge access grant #{grant.pk} (approved in Fluxplane)")
+        run.advance_change(ChangeState.MERGED, f"pull request #{run.pr_number} merged as {merged.merge_sha[:12]} "
+                           f"(auto-merge of access grants)", merge_sha=merged.merge_sha)
+        grant.state = GrantState.MERGED
+        grant.save(update_fields=["state"])
+        grant.record("merged", f"pull request #{run.pr_number} merged (auto-merge)", merge_sha=merged.merge_sha)
+        request_source_reconcile(run.cluster, ctx.kustomization, self.log)
+
+
+def _check_reason(reason: str, ticket: str) -> tuple[str, str]:
+    reason, ticket = (reason or "").strip(), (ticket or "").strip()
+    if len(reason) < 5:
+        raise ValidationError("Say why you need access (a reason of at least a few words).")
+    if len(reason) > MAX_REASON:
+        raise ValidationError(f"Keep the reason under {MAX_REASON} characters.")
+    if ticket and not _TICKET.match(ticket):
+        raise ValidationError(f"Ticket {ticket!r} is not a ticket reference (letters, digits and . _ # / : - only).")
+    return reason, ticket
+
+
+def validate_request(user, namespace: KubeObject, role: str, duration: str, reason: str, ticket: str = "",
+                     subject_kind: str = SubjectKind.USER, group: str = "") -> dict[str, Any]:
+    """Every check of a request, in the order a user can act on; returns the grant's fields. Writes nothing."""
+    playbook = RequestNamespaceAccess
+    if not playbook.enabled():
+        raise ValidationError("Just-in-time access is switched off (FLUXPLANE_PLAYBOOK_REQUEST_NAMESPACE_ACCESS).")
+    if namespace.kind != "Namespace" or namespace.api_group != "" or namespace.deleted_at is not None:
+        raise ValidationError(f"{namespace} is not a namespace in the mirror.")
+    if namespace.managed_by_kind != "Kustomization":
+        raise ValidationError(f"Namespace {namespace.name} is not managed by a Flux Kustomization: access is granted "
+                              f"through git, so only Flux-managed namespaces can be requested.")
+    if not rules.can_request_access(user, namespace):
+        raise PermissionDenied(f"You may not request access to namespace {namespace.name}.")
+    role_policy = policy.role_policy(namespace.name, role)
+    length = policy.duration_of(duration, role_policy)
+    reason, ticket = _check_reason(reason, ticket)
+    if subject_kind == SubjectKind.GROUP:
+        subject = policy.check_group((group or "").strip())
+    elif subject_kind == SubjectKind.USER:
+        subject = policy.user_subject(user)
+    else:
+        raise ValidationError("The subject is a User or a Group.")
+    refusal = playbook.refusal(namespace)
+    if refusal:
+        raise ValidationError(refusal)
+    return {"role": role, "subject_kind": subject_kind, "subject_name": subject, "duration_choice": duration,
+            "duration_seconds": int(length.total_seconds()), "reason": reason, "ticket": ticket,
+            "approvals": role_policy.approvals}
+
+
+def request_access(user, namespace: KubeObject, role: str, duration: str, reason: str, ticket: str = "",
+                   subject_kind: str = SubjectKind.USER, group: str = "",
+                   extends: AccessGrant | None = None) -> AccessGrant:
+    """Validate, then create the request run (pending approval) and its grant in one transaction."""
+    fields = validate_request(user, namespace, role, duration, reason, ticket, subject_kind, group)
+    approvals = fields.pop("approvals")
+    params = {"role": role, "duration": duration, "subject": f"{fields['subject_kind']} {fields['subject_name']}",
+              "reason": fields["reason"], "ticket": fields["ticket"]}
+    if extends is not None:
+        params["extends"] = f"grant #{extends.pk}"
+    with transaction.atomic():
+        run = PlaybookRun.request(RequestNamespaceAccess, namespace, user, params)
+        if approvals > run.approvals_required:
+            run.approvals_required = approvals
+            run.save(update_fields=["approvals_required"])
+        grant = AccessGrant.objects.create(
+            cluster_id=namespace.cluster_id, namespace=namespace.name, namespace_object=namespace,
+            requested_by=user, requested_by_username=user.get_username(), request_run=run, extends=extends, **fields)
+        grant.record("requested", f"{grant.subject_kind} {grant.subject_name} asks for {grant.role} on "
+                     f"{grant.namespace} for {grant.duration_choice}: {grant.reason}", actor=user,
+                     approvals_required=run.approvals_required)
+    return grant
+
+
+def extension_initial(grant: AccessGrant) -> dict[str, str]:
+    """Form values of an extension: the same access, asked for again (it needs its own approval)."""
+    return {"role": grant.role, "duration": grant.duration_choice, "subject_kind": grant.subject_kind,
+            "group": grant.subject_name if grant.subject_kind == SubjectKind.GROUP else "",
+            "reason": f"extend grant #{grant.pk}: {grant.reason}"[:MAX_REASON], "ticket": grant.ticket}
