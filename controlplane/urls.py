@@ -1,7 +1,7 @@
 """URL configuration: the admin is the product; /healthz is for load balancers and orchestrators."""
 
 from django.contrib import admin
-from django.urls import path
+from django.urls import include, path
 from django.views.generic import RedirectView
 
 from controlplane.views import healthz
@@ -10,4 +10,6 @@ urlpatterns = [
     path("", RedirectView.as_view(pattern_name="admin:index", permanent=False)),
     path("healthz", healthz, name="healthz"),
     path("admin/", admin.site.urls),
+    # Machine endpoints (Alertmanager webhook, Flux notification events), authenticated by token / HMAC.
+    path("alerts/", include("alerts.urls")),
 ]
