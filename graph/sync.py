@@ -98,7 +98,15 @@ def fetch(adapter: KubeAdapter, progress: Callable[[str], None] = lambda _msg: N
         if resource is None or "list" not in resource.verbs:
             continue
         for selector in (KUSTOMIZE_NAME_LABEL, HELM_NAME_LABEL):
-            for item in list_(resource, selector):
+            try:
+                items = list_(resource, selector)
+            except KubeError as exc:
+                if exc.status not in (401, 403, 404):
+                    raise
+                # A least-privilege service account may not read every kind an inventory names: report and go on.
+                result.problems.append(f"cannot list {resource.plural}.{resource.group or 'core'}: {exc.message}")
+                break
+            for item in items:
                 uid = item.get("metadata", {}).get("uid")
                 if uid and uid not in seen:
                     seen.add(uid)
@@ -186,13 +194,13 @@ def sync_cluster(cluster: Cluster, progress: Callable[[str], None] = lambda _msg
         adapter.close()
     graph = build_graph(objects, events, now=started, helm_storage=result.helm_storage)
     result.objects = len(graph.nodes)
-    result.problems = graph.problems
-    for problem in graph.problems:
+    result.problems = result.problems + graph.problems
+    for problem in result.problems:
         logger.warning("cluster %s: %s", cluster.name, problem)
     result.edges, result.tombstoned = persist(cluster, graph, started)
     message = result.summary()
-    if graph.problems:
-        message += "\n" + "\n".join(graph.problems[:20])
+    if result.problems:
+        message += "\n" + "\n".join(result.problems[:20])
     cluster.record_sync(Cluster.SyncState.OK, message)
     progress(message)
     alerts_health.evaluate(cluster)

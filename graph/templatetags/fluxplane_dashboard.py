@@ -6,6 +6,7 @@ from collections import defaultdict
 
 from django import template
 from django.db.models import Count
+from django.utils import timezone
 
 from access import rules
 from controlplane.models import Cluster
@@ -26,9 +27,18 @@ def fluxplane_runs(context) -> dict:
     user = context["request"].user
     pending = PlaybookRun.objects.filter(status=PlaybookRunStatus.PENDING_APPROVAL).exclude(
         requested_by=user).select_related("target", "cluster").order_by("-created_at")[:50]
+    from access.jit.models import AccessGrant, GrantState
+    from alerts.models import Silence
+
+    now = timezone.now()
+    silences = Silence.objects.filter(expired_at__isnull=True, starts_at__lte=now, ends_at__gt=now).select_related(
+        "target").order_by("ends_at")[:50]
     return {
         "approvals": [run for run in pending if rules.can_approve(user, run)][:10],
         "my_runs": list(PlaybookRun.objects.filter(requested_by=user).order_by("-created_at")[:8]),
+        "my_grants": list(AccessGrant.objects.filter(requested_by=user, state=GrantState.ACTIVE).order_by(
+            "expires_at")[:10]),
+        "silences": [s for s in silences if s.target is not None and rules.can_view(user, s.target)][:10],
     }
 
 

@@ -180,3 +180,31 @@ def test_helm_storage_is_decoded_for_helmreleases_without_inventory(cluster, tre
     sync_cluster(cluster)
     assert ("HelmRelease podinfo/legacy", "created", "ConfigMap podinfo/legacy-config") in edges()
     assert not KubeObject.objects.filter(name="old-config").exists()
+
+
+def test_a_kind_the_sync_may_not_list_is_reported_and_skipped(cluster, tree_sim):
+    """A least-privilege account (403) or a kind gone since discovery (404) must not fail the whole sync."""
+    from controlplane.kube import KubeAdapter
+    from graph.sync import fetch
+
+    tree_sim.store.create({
+        "apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+        "metadata": {"name": "widgets.example.com"},
+        "spec": {"group": "example.com", "scope": "Namespaced",
+                 "names": {"plural": "widgets", "singular": "widget", "kind": "Widget"},
+                 "versions": [{"name": "v1", "served": True, "storage": True,
+                               "schema": {"openAPIV3Schema": {"type": "object",
+                                                              "x-kubernetes-preserve-unknown-fields": True}}}]},
+    })
+    apps = tree_sim.store.get("kustomizations", "flux-system", "apps")
+    apps["status"]["inventory"]["entries"].append({"id": "podinfo_w1_example.com_Widget", "v": "v1"})
+    tree_sim.store.update_status(apps)
+    adapter = KubeAdapter(cluster)
+    try:
+        assert adapter.find_resource("example.com", "Widget") is not None  # discovered…
+        tree_sim.store.delete("customresourcedefinitions", None, "widgets.example.com")  # …then gone
+        objects, _events, result = fetch(adapter)
+    finally:
+        adapter.close()
+    assert any(p.startswith("cannot list widgets.example.com") for p in result.problems)
+    assert any(o["kind"] == "Kustomization" for o in objects)
