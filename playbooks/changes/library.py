@@ -33,6 +33,12 @@ class YamlField(forms.CharField):
 
     widget = forms.Textarea(attrs={"rows": 12, "cols": 80, "spellcheck": "false"})
 
+    def to_python(self, value):
+        # Browsers submit a textarea's line breaks as CRLF; the files in git use LF (with CRLF, an edited document
+        # would be written with a CR on every line and its diff would replace the whole document).
+        value = super().to_python(value)
+        return value.replace("\r\n", "\n").replace("\r", "\n") if value else value
+
     def clean(self, value):
         value = super().clean(value)
         if not value:
