@@ -243,7 +243,13 @@ class PlaybookRunAdmin(RunAdminMixin, admin.ModelAdmin):
             messages.error(request, " ".join(exc.messages))
         else:
             messages.success(request, f"Run #{run.pk}: {run.get_status_display()}.")
-        return HttpResponseRedirect(reverse("admin:playbooks_playbookrun_change", args=[run.pk]))
+        if self.has_view_permission(request, run):
+            return HttpResponseRedirect(reverse("admin:playbooks_playbookrun_change", args=[run.pk]))
+        # An approver holding approve_run but not view on the target cannot open the run page once it left the
+        # inbox (the admin would answer "does not exist"): back to the request in the inbox, or to the inbox.
+        if run.status == PlaybookRunStatus.PENDING_APPROVAL and rules.can_approve(request.user, run):
+            return HttpResponseRedirect(reverse("admin:playbooks_pendingapproval_change", args=[run.pk]))
+        return HttpResponseRedirect(reverse("admin:playbooks_pendingapproval_changelist"))
 
     def cancel_view(self, request, run_id: int):
         run = get_object_or_404(PlaybookRun, pk=run_id)
