@@ -66,8 +66,12 @@ class ClusterWatcher:
         debouncer.start()
         self._threads.append(debouncer)
 
-    def stop(self) -> None:
+    def stop(self, timeout: float = 10.0) -> None:
+        """Stop watching; waits for a sync started by a change to finish (so nothing writes after stop)."""
         self._stop.set()
+        for thread in self._threads:
+            if thread.name == f"watch-{self.cluster.name}":  # the debounce thread, which runs the syncs
+                thread.join(timeout)
 
     @property
     def established(self) -> bool:

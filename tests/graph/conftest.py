@@ -12,6 +12,14 @@ from controlplane.sim import Simulator
 from tests.graph.flux_tree import flux_tree
 
 
+@pytest.fixture(autouse=True)
+def no_stale_sync_locks(redis_connection):
+    """Cluster primary keys repeat across tests (rolled back), so a lock left by an earlier test's sync must not
+    make this test's sync report "in progress"."""
+    for key in redis_connection.scan_iter("fluxplane:sync:*"):
+        redis_connection.delete(key)
+
+
 @pytest.fixture
 def simulator():
     sim = Simulator()
