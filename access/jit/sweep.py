@@ -93,12 +93,13 @@ class ClusterBindings:
             self.adapter.close()
 
 
-def sweep(now: datetime | None = None) -> dict[str, int]:
+def sweep(now: datetime | None = None, wait: float = 30.0) -> dict[str, int]:
     """One pass over every unsettled grant (and stray bindings). Returns counts by resulting state.
 
-    ``now`` exists for tests that move time forward; the job passes nothing."""
+    A pass already running elsewhere is waited for up to ``wait`` seconds (passes are short), then this one is
+    skipped: the next tick does its work. ``now`` exists for tests that move time forward; the job passes nothing."""
     lock = django_rq.get_connection("low").lock(LOCK_NAME, timeout=900)
-    if not lock.acquire(blocking=False):
+    if not lock.acquire(blocking=wait > 0, blocking_timeout=wait if wait > 0 else None):
         return {"skipped": 1}
     try:
         with context.work_context(context.Origin.JOB, request_id="cron:jit-sweep"):

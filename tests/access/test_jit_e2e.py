@@ -177,7 +177,7 @@ def test_double_sweep_opens_one_removal_pr_and_a_held_lock_skips(demo, people, d
     lock = django_rq.get_connection("low").lock(LOCK_NAME, timeout=60)
     assert lock.acquire(blocking=False)
     try:
-        assert sweep(now=expired) == {"skipped": 1}  # another sweep is working: this one does nothing
+        assert sweep(now=expired, wait=0) == {"skipped": 1}  # another sweep is working: this one does nothing
         grant.refresh_from_db()
         assert grant.state == GrantState.ACTIVE
     finally:
@@ -189,3 +189,20 @@ def test_double_sweep_opens_one_removal_pr_and_a_held_lock_skips(demo, people, d
     assert grant.state == GrantState.EXPIRING
     assert len(pulls(gh_repo, "fluxplane/jit-remove-")) == 1
     assert verbs(grant).count("jit.removal_pr") == 1 and verbs(grant).count("jit.expiring") == 1
+
+
+def test_revoke_now_removes_the_binding_without_waiting(demo, people, drain):  # noqa: F811
+    from access.jit.rules import revoke
+
+    sim, cluster, gh_repo = demo
+    grant = granted(demo, people, drain)
+    dev, lead = people
+    revoke(grant, dev, "done early")
+    drain()  # the sweep enqueued by the revocation
+    grant.refresh_from_db()
+    assert binding(cluster, "podinfo", grant.binding_name) is None
+    assert grant.state == GrantState.ENFORCED and grant.revoked_by == "dev"
+    assert grant.expires_at < grant.activated_at + timedelta(hours=4)
+    removal = pulls(gh_repo, "fluxplane/jit-remove-")
+    assert len(removal) == 1 and removal[0].merged
+    assert verbs(grant)[-4:] == ["jit.revoked", "jit.removal_pr", "jit.removal_merged", "jit.enforced"]
