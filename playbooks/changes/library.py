@@ -110,17 +110,9 @@ class ImageForm(ContainerForm):
         return self.cleaned_data["image"]
 
 
-@register
-class UpdateImage(GitOpsPlaybook):
-    """The image of one container — where it is set: the workload's pod template, a kustomization ``images:``
-    entry that overrides it, or a Helm release's ``image.repository``/``image.tag`` values."""
-
-    name = "update-image"
-    setting = "updateImage"
-    title = "Update image"
-    description = "Change a container image in git (a pull request), where the tag is actually set."
-    kinds = WORKLOADS | {HELMRELEASE}
-    form_class = ImageForm
+class _HelmAwareWorkloadPlaybook(GitOpsPlaybook):
+    """Workload playbooks: a Helm-rendered workload is changed through its HelmRelease's values; the form starts
+    with the first container."""
 
     @classmethod
     def edit_target(cls, obj):
@@ -130,6 +122,19 @@ class UpdateImage(GitOpsPlaybook):
     def form_initial(cls, obj):
         names = containers_of(obj)
         return {"container": names[0]} if names else {}
+
+
+@register
+class UpdateImage(_HelmAwareWorkloadPlaybook):
+    """The image of one container — where it is set: the workload's pod template, a kustomization ``images:``
+    entry that overrides it, or a Helm release's ``image.repository``/``image.tag`` values."""
+
+    name = "update-image"
+    setting = "updateImage"
+    title = "Update image"
+    description = "Change a container image in git (a pull request), where the tag is actually set."
+    kinds = WORKLOADS | {HELMRELEASE}
+    form_class = ImageForm
 
     @classmethod
     def apply(cls, repo_dir, ctx, params):
@@ -144,6 +149,17 @@ class UpdateImage(GitOpsPlaybook):
 
 
 # ---------------------------------------------------------------------------------------------------------- resources
+def requests_and_limits(data: dict) -> tuple[dict[str, str], dict[str, str]]:
+    """cpu/memory requests and limits from ``<resource>_request`` / ``<resource>_limit`` fields, validated as
+    quantities with limits ≥ requests (ValidationError with the git engine's message)."""
+    requests = {k: data[f"{k}_request"] for k in ("cpu", "memory") if data.get(f"{k}_request")}
+    limits = {k: data[f"{k}_limit"] for k in ("cpu", "memory") if data.get(f"{k}_limit")}
+    for key, value in (*requests.items(), *limits.items()):
+        _check(validate.quantity, value, key)
+    _check(validate.resources, requests, limits)
+    return requests, limits
+
+
 class ResourcesForm(ContainerForm):
     cpu_request = forms.CharField(required=False, max_length=32, label="CPU request", help_text="e.g. 100m")
     memory_request = forms.CharField(required=False, max_length=32, label="Memory request", help_text="e.g. 64Mi")
@@ -152,19 +168,15 @@ class ResourcesForm(ContainerForm):
 
     def clean(self):
         data = super().clean()
-        requests = {k: data[f"{k}_request"] for k in ("cpu", "memory") if data.get(f"{k}_request")}
-        limits = {k: data[f"{k}_limit"] for k in ("cpu", "memory") if data.get(f"{k}_limit")}
+        requests, limits = requests_and_limits(data)
         if not requests and not limits:
             raise ValidationError("Give at least one request or limit.")
-        for key, value in (*requests.items(), *limits.items()):
-            _check(validate.quantity, value, key)
-        _check(validate.resources, requests, limits)
         data["requests"], data["limits"] = requests, limits
         return data
 
 
 @register
-class UpdateResources(GitOpsPlaybook):
+class UpdateResources(_HelmAwareWorkloadPlaybook):
     """Requests and limits of one container (quantities validated, limits ≥ requests); for a Helm release,
     ``resources`` in its values."""
 
@@ -174,15 +186,6 @@ class UpdateResources(GitOpsPlaybook):
     description = "Set CPU/memory requests and limits in git (a pull request)."
     kinds = WORKLOADS | {HELMRELEASE}
     form_class = ResourcesForm
-
-    @classmethod
-    def edit_target(cls, obj):
-        return helm_release_of(obj) or obj
-
-    @classmethod
-    def form_initial(cls, obj):
-        names = containers_of(obj)
-        return {"container": names[0]} if names else {}
 
     @classmethod
     def apply(cls, repo_dir, ctx, params):
@@ -387,11 +390,7 @@ class CreateDeploymentForm(forms.Form):
 
     def clean(self):
         data = super().clean()
-        requests = {k: data[f"{k}_request"] for k in ("cpu", "memory") if data.get(f"{k}_request")}
-        limits = {k: data[f"{k}_limit"] for k in ("cpu", "memory") if data.get(f"{k}_limit")}
-        for key, value in (*requests.items(), *limits.items()):
-            _check(validate.quantity, value, key)
-        _check(validate.resources, requests, limits)
+        requests, limits = requests_and_limits(data)
         if data.get("service") and not data.get("port"):
             raise ValidationError("A Service needs a port.")
         data["requests"], data["limits"] = requests, limits
