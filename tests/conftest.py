@@ -58,3 +58,13 @@ def make_user(db):
 @pytest.fixture
 def admin_user(make_user):
     return make_user("root", superuser=True)
+
+
+# Variables a test process may carry (set by pytest-django, the browser fixture, CI) that must not leak into the
+# production-like subprocesses some tests start (manage.py check --deploy, the entrypoint, scripts/run.sh).
+TEST_ONLY_ENV = ("DATABASE_URL", "REDIS_URL", "DJANGO_SETTINGS_MODULE", "DJANGO_ALLOW_ASYNC_UNSAFE")
+
+
+def clean_env(environ) -> dict[str, str]:
+    """The environment for a production-like subprocess: no FLUXPLANE_* and no test-only variables."""
+    return {k: v for k, v in environ.items() if not k.startswith("FLUXPLANE_") and k not in TEST_ONLY_ENV}

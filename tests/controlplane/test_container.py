@@ -12,6 +12,8 @@ from pathlib import Path
 import pytest
 from ruamel.yaml import YAML
 
+from tests.conftest import clean_env
+
 ROOT = Path(__file__).resolve().parents[2]
 ENTRYPOINT = ROOT / "docker" / "entrypoint.sh"
 PRODUCTION = {
@@ -22,7 +24,7 @@ PRODUCTION = {
 
 
 def entrypoint(*args: str, tmp_path: Path) -> subprocess.CompletedProcess:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("FLUXPLANE_") and k != "DJANGO_SETTINGS_MODULE"}
+    env = clean_env(os.environ)
     env.update(PRODUCTION, FLUXPLANE_APP_DIR=str(ROOT), FLUXPLANE_DATA_DIR=str(tmp_path),
                PATH=f"{Path(sys.executable).parent}:{env['PATH']}")
     return subprocess.run(["bash", str(ENTRYPOINT), *args], env=env, capture_output=True, text=True, timeout=120)

@@ -21,6 +21,8 @@ from pathlib import Path
 import pytest
 import requests
 
+from tests.conftest import clean_env
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -32,8 +34,7 @@ def free_port() -> int:
 
 @pytest.fixture
 def running_stack(tmp_path):
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith("FLUXPLANE_") and k not in ("DATABASE_URL", "REDIS_URL", "DJANGO_SETTINGS_MODULE")}
+    env = clean_env(os.environ)
     env.update({
         "FLUXPLANE_DATA_DIR": str(tmp_path / "data"),
         "FLUXPLANE_PORT": str(free_port()),

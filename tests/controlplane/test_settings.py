@@ -11,6 +11,7 @@ import pytest
 from django.core.exceptions import ImproperlyConfigured
 
 from controlplane.config import Env, demo_secret_key, redis_url_with_db
+from tests.conftest import clean_env
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -52,8 +53,7 @@ def test_demo_secret_key_is_generated_once_and_private(tmp_path):
 
 
 def run_django(env_overrides: dict[str, str], *args: str) -> subprocess.CompletedProcess:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("FLUXPLANE_") and k not in ("DATABASE_URL",
-                                                                                               "REDIS_URL")}
+    env = clean_env(os.environ)
     env.update({"DJANGO_SETTINGS_MODULE": "controlplane.settings", **env_overrides})
     return subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=env, capture_output=True, text=True,
                           timeout=120)
