@@ -52,6 +52,7 @@ if [ "${FLUXPLANE_DEMO_CLUSTER:-1}" = 1 ] && "$PY" manage.py demo_cluster --chec
     --github-api "$(field github-api)" --github-repository "$(field github-repository)" \
     --github-token-file "$(field github-token-file)" >/dev/null
   DEMO_LINE="Demo cluster: $(head -1 "$DEMO_OUT") (Flux simulated; git repository $(field git-repository))"
+  DEMO_LINE="$DEMO_LINE"$'\n'"$("$PY" manage.py ensure_admin --demo-users)"
 fi
 
 "$VENV/bin/gunicorn" controlplane.wsgi --bind "$HOST:$PORT" --workers "${FLUXPLANE_WEB_WORKERS:-2}" \

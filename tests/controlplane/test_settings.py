@@ -91,3 +91,22 @@ def test_demo_mode_needs_no_configuration(tmp_path):
     result = run_django({"FLUXPLANE_DEMO": "1", "FLUXPLANE_DATA_DIR": str(tmp_path)}, "check")
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "secret_key").exists()
+
+
+@pytest.mark.django_db
+def test_demo_users_can_ask_and_approve_but_not_administer(settings, tmp_path, capsys):
+    from django.contrib.auth import get_user_model
+    from django.core.management import call_command
+
+    settings.DATA_DIR = tmp_path
+    call_command("ensure_admin", "--demo-users")
+    first = capsys.readouterr().out
+    call_command("ensure_admin", "--demo-users")
+    assert capsys.readouterr().out == first, "idempotent: the same logins again"
+    developer = get_user_model().objects.get(username="developer")
+    approver = get_user_model().objects.get(username="approver")
+    assert developer.is_staff and not developer.is_superuser and developer.has_perm("graph.request_change")
+    assert not developer.has_perm("graph.approve_run")
+    assert approver.has_perm("graph.approve_run") and not approver.has_perm("graph.request_change")
+    assert (tmp_path / "developer-password").stat().st_mode & 0o077 == 0
+    assert f"login (developer): developer / {(tmp_path / 'developer-password').read_text()}" in first
