@@ -95,6 +95,14 @@ class TokenUnavailable(Exception):
     """The token reference of a git connection cannot be resolved (variable unset, file missing)."""
 
 
+def default_git_provider() -> str:
+    """The seed chart's ``git.type`` (FLUXPLANE_GIT_TYPE) as the default provider of new connections."""
+    from django.conf import settings
+
+    value = getattr(settings, "FLUXPLANE_GIT_TYPE", "github")
+    return value if value in ("github", "git") else "github"
+
+
 class GitConnection(models.Model):
     """A git repository Fluxplane opens pull requests against, and how to authenticate.
 
@@ -107,7 +115,7 @@ class GitConnection(models.Model):
         GIT = "git", "plain git (pull requests tracked in Fluxplane)"
 
     name = models.CharField(max_length=63, unique=True, validators=[dns1123_label])
-    provider = models.CharField(max_length=16, choices=Provider.choices, default=Provider.GITHUB)
+    provider = models.CharField(max_length=16, choices=Provider.choices, default=default_git_provider)
     repository_url = models.CharField(
         max_length=500, help_text="clone URL: https://github.com/org/repo.git, ssh://…, or a local path / file://"
     )

@@ -72,3 +72,9 @@ def test_unresolvable_tokens_say_where_they_looked_without_leaking(monkeypatch, 
         GitConnection(name="a", token_ref="env:NOPE_TOKEN").resolve_token()
     with pytest.raises(TokenUnavailable, match="cannot read token file"):
         GitConnection(name="a", token_ref=f"file:{tmp_path / 'missing'}").resolve_token()
+
+
+@pytest.mark.parametrize("git_type,expected", [("git", "git"), ("github", "github"), ("gitlab", "github")])
+def test_git_type_setting_is_the_default_provider(settings, git_type, expected):
+    settings.FLUXPLANE_GIT_TYPE = git_type
+    assert GitConnection(name="x").provider == expected
