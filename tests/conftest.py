@@ -20,6 +20,13 @@ def redis_connection():
     return connection
 
 
+@pytest.fixture(autouse=True)
+def isolated_redis(redis_connection):
+    """Every test starts with an empty Redis database: primary keys repeat across tests (rolled back), so a job,
+    lock or deferred dependency left by an earlier test would otherwise act on this test's rows."""
+    redis_connection.flushdb()
+
+
 @pytest.fixture
 def drain(redis_connection):
     """Run every queued job in-process with a non-forking SimpleWorker until the queues are empty."""
