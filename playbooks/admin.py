@@ -23,7 +23,7 @@ from controlplane.gitops import GitOpsError
 from controlplane.runners import rq_job_id
 from graph.choices import EdgeType
 from graph.models import Edge, KubeObject
-from playbooks.changes.library import cleaned_for_storage
+from playbooks.changes.forms import cleaned_for_storage
 from playbooks.choices import Mode, PlaybookRunStatus
 from playbooks.library import get_playbook
 from playbooks.models import PendingApproval, PlaybookRun

@@ -10,4 +10,4 @@ class PlaybooksConfig(AppConfig):
     def ready(self) -> None:
         # Register the playbooks and their job runner.
         from playbooks import exec_playbooks, runners  # noqa: F401
-        from playbooks.changes import library  # noqa: F401
+        from playbooks.changes import create, library  # noqa: F401

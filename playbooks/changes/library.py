@@ -1,64 +1,25 @@
-"""The ClickOps playbooks: each a form (validated before anything reaches git), an edit of the source files, and
-the conventions of the git engine (branch ``fluxplane/<playbook>-<run>``, ``chore(kind/name): …`` commits)."""
+"""The ClickOps change playbooks (the creators are in playbooks.changes.create): each a form (validated before
+anything reaches git), an edit of the source files, and the conventions of the git engine (branch
+``fluxplane/<playbook>-<run>``, ``chore(kind/name): …`` commits)."""
 
 from __future__ import annotations
-
-from typing import Any
 
 from django import forms
 from django.core.exceptions import ValidationError
 
-from controlplane.gitops import InvalidInput, NotEditable, create, validate, yamledit
-from graph.kinds import HELM_GROUP, KUSTOMIZE_GROUP
+from controlplane.gitops import InvalidInput, validate, yamledit
+from controlplane.gitops.semver import latest_matching
+from controlplane.helmrepo import HelmIndexUnavailable, HelmRepositoryIndex
+from graph.kinds import HELM_GROUP
 from graph.models import KubeObject
 from playbooks.changes.base import GitOpsPlaybook
-from playbooks.changes.context import ChangeContext, context_for, context_for_kustomization, helm_release_of
+from playbooks.changes.context import helm_release_of
+from playbooks.changes.forms import ContainerForm, YamlField, check_input, containers_of, requests_and_limits
 from playbooks.library import register
 
 WORKLOADS = frozenset({("apps", "Deployment"), ("apps", "StatefulSet"), ("apps", "DaemonSet"), ("batch", "Job"),
                        ("batch", "CronJob")})
 HELMRELEASE = (HELM_GROUP, "HelmRelease")
-
-
-def _check(fn, *args, **kwargs):
-    """Run a git-engine validator and turn its InvalidInput into a form ValidationError (same message)."""
-    try:
-        return fn(*args, **kwargs)
-    except InvalidInput as exc:
-        raise ValidationError(str(exc)) from None
-
-
-class YamlField(forms.CharField):
-    """A YAML mapping typed by a user: parsed safely (no anchors, tabs, several documents, duplicate keys)."""
-
-    widget = forms.Textarea(attrs={"rows": 12, "cols": 80, "spellcheck": "false"})
-
-    def to_python(self, value):
-        # Browsers submit a textarea's line breaks as CRLF; the files in git use LF (with CRLF, an edited document
-        # would be written with a CR on every line and its diff would replace the whole document).
-        value = super().to_python(value)
-        return value.replace("\r\n", "\n").replace("\r", "\n") if value else value
-
-    def clean(self, value):
-        value = super().clean(value)
-        if not value:
-            return value
-        _check(validate.load_user_yaml, value, "yaml")
-        return value
-
-
-def containers_of(obj: KubeObject) -> list[str]:
-    template = (obj.spec or {}).get("template") or {}
-    if obj.kind == "CronJob":
-        template = (((obj.spec or {}).get("jobTemplate") or {}).get("spec") or {}).get("template") or {}
-    return [c.get("name") for c in ((template.get("spec") or {}).get("containers") or []) if c.get("name")]
-
-
-class ContainerForm(forms.Form):
-    container = forms.CharField(max_length=63)
-
-    def clean_container(self):
-        return _check(validate.dns1123_label, self.cleaned_data["container"], "container")
 
 
 # ---------------------------------------------------------------------------------------------------------- scale
@@ -106,7 +67,7 @@ class ImageForm(ContainerForm):
     image = forms.CharField(max_length=500, help_text="e.g. ghcr.io/stefanprodan/podinfo:6.9.2")
 
     def clean_image(self):
-        _check(validate.image_reference, self.cleaned_data["image"], "image")
+        check_input(validate.image_reference, self.cleaned_data["image"], "image")
         return self.cleaned_data["image"]
 
 
@@ -149,17 +110,6 @@ class UpdateImage(_HelmAwareWorkloadPlaybook):
 
 
 # ---------------------------------------------------------------------------------------------------------- resources
-def requests_and_limits(data: dict) -> tuple[dict[str, str], dict[str, str]]:
-    """cpu/memory requests and limits from ``<resource>_request`` / ``<resource>_limit`` fields, validated as
-    quantities with limits ≥ requests (ValidationError with the git engine's message)."""
-    requests = {k: data[f"{k}_request"] for k in ("cpu", "memory") if data.get(f"{k}_request")}
-    limits = {k: data[f"{k}_limit"] for k in ("cpu", "memory") if data.get(f"{k}_limit")}
-    for key, value in (*requests.items(), *limits.items()):
-        _check(validate.quantity, value, key)
-    _check(validate.resources, requests, limits)
-    return requests, limits
-
-
 class ResourcesForm(ContainerForm):
     cpu_request = forms.CharField(required=False, max_length=32, label="CPU request", help_text="e.g. 100m")
     memory_request = forms.CharField(required=False, max_length=32, label="Memory request", help_text="e.g. 64Mi")
@@ -228,7 +178,7 @@ class ChartVersionForm(forms.Form):
     version = forms.CharField(max_length=100, help_text="an exact version (6.9.2) or a range (6.x, >=6.0.0 <7.0.0)")
 
     def clean_version(self):
-        return _check(validate.semver_constraint, self.cleaned_data["version"], "version")
+        return check_input(validate.semver_constraint, self.cleaned_data["version"], "version")
 
 
 @register
@@ -247,8 +197,52 @@ class UpdateHelmChartVersion(GitOpsPlaybook):
         return {"version": (((obj.spec or {}).get("chart") or {}).get("spec") or {}).get("version", "")}
 
     @classmethod
+    def offered_versions(cls, release: KubeObject) -> tuple[str, list[str]]:
+        """(repository URL, versions of the release's chart it offers, newest first). Raises HelmIndexUnavailable
+        when the index cannot be read (OCI repositories, no network, no such chart)."""
+        chart = ((release.spec or {}).get("chart") or {}).get("spec") or {}
+        ref = chart.get("sourceRef") or {}
+        if ref.get("kind") != "HelmRepository":
+            raise HelmIndexUnavailable(f"the chart comes from a {ref.get('kind') or 'chartRef'}, not a HelmRepository")
+        repo = KubeObject.objects.filter(cluster_id=release.cluster_id, kind="HelmRepository", name=ref.get("name"),
+                                         namespace=ref.get("namespace") or release.namespace,
+                                         deleted_at__isnull=True).first()
+        if repo is None:
+            raise HelmIndexUnavailable(f"HelmRepository {ref.get('name')} is not in the mirror")
+        url = str((repo.spec or {}).get("url") or "")
+        return url, HelmRepositoryIndex(url).versions(str(chart.get("chart") or ""))
+
+    @classmethod
+    def warnings(cls, obj):
+        try:
+            url, versions = cls.offered_versions(obj)
+        except HelmIndexUnavailable as exc:
+            return [f"The versions the repository offers are not known ({exc}): the version is checked for its "
+                    f"syntax only."]
+        shown = ", ".join(versions[:15]) + (" …" if len(versions) > 15 else "")
+        return [f"{url} offers: {shown}"]
+
+    @classmethod
+    def check_version(cls, release: KubeObject, constraint: str) -> str | None:
+        """Refuse a version or range that no version in the repository index satisfies; returns the version Flux
+        would pick (None when the index cannot be read: then only the syntax was checked)."""
+        try:
+            url, versions = cls.offered_versions(release)
+        except HelmIndexUnavailable:
+            return None
+        picked = latest_matching(versions, constraint)
+        if picked is None:
+            raise InvalidInput(f"version: no version of the chart in {url} matches {constraint!r} (newest offered: "
+                               f"{', '.join(versions[:5]) or 'none'})", "version")
+        return picked
+
+    @classmethod
     def apply(cls, repo_dir, ctx, params):
-        return yamledit.set_chart_version(repo_dir, cls.locate(repo_dir, ctx), params["version"])
+        picked = cls.check_version(ctx.obj, params["version"])
+        change = yamledit.set_chart_version(repo_dir, cls.locate(repo_dir, ctx), params["version"])
+        if picked:
+            change.summary += f" (resolves to {picked})"
+        return change
 
 
 # ---------------------------------------------------------------------------------------------------------- edit
@@ -285,185 +279,3 @@ class Edit(GitOpsPlaybook):
     @classmethod
     def apply(cls, repo_dir, ctx, params):
         return yamledit.replace_document(repo_dir, cls.locate(repo_dir, ctx), params["document"])
-
-
-# ---------------------------------------------------------------------------------------------------------- create
-def _names(value: str) -> list[str]:
-    return [v.strip() for v in value.split(",") if v.strip()]
-
-
-class CreateKustomizationForm(forms.Form):
-    name = forms.CharField(max_length=63)
-    path = forms.CharField(max_length=500, help_text="repository path of the manifests, e.g. ./apps/staging/web")
-    interval = forms.CharField(max_length=20, initial="10m")
-    prune = forms.BooleanField(required=False, initial=True)
-    depends_on = forms.CharField(required=False, max_length=500, help_text="Kustomization names, comma separated")
-    target_namespace = forms.CharField(required=False, max_length=63)
-
-    def clean_name(self):
-        return _check(validate.dns1123_label, self.cleaned_data["name"])
-
-    def clean_path(self):
-        return _check(validate.repo_path, self.cleaned_data["path"], "path")
-
-    def clean_interval(self):
-        return _check(validate.duration, self.cleaned_data["interval"], "interval")
-
-    def clean_depends_on(self):
-        return ",".join(_check(validate.dns1123_label, n, "depends_on") for n in _names(
-            self.cleaned_data["depends_on"]))
-
-    def clean_target_namespace(self):
-        value = self.cleaned_data["target_namespace"]
-        return _check(validate.dns1123_label, value, "target_namespace") if value else ""
-
-
-class _ChildOfKustomization(GitOpsPlaybook):
-    """Creators whose target is the parent Kustomization: new files go beside its manifests."""
-
-    kinds = frozenset({(KUSTOMIZE_GROUP, "Kustomization")})
-
-    @classmethod
-    def context(cls, obj):
-        return context_for_kustomization(obj)
-
-    @classmethod
-    def parent_path(cls, ctx: ChangeContext) -> str:
-        return validate.repo_path(ctx.kustomization_ref.path, "path")
-
-
-@register
-class CreateKustomization(_ChildOfKustomization):
-    name = "create-kustomization"
-    setting = "createKustomization"
-    title = "Create Kustomization"
-    description = "Add a Flux Kustomization beside this one's manifests (listed in the right kustomization.yaml)."
-    form_class = CreateKustomizationForm
-
-    @classmethod
-    def apply(cls, repo_dir, ctx, params):
-        source = (ctx.kustomization.spec or {}).get("sourceRef") or {}
-        return create.create_kustomization(
-            repo_dir, cls.parent_path(ctx), name=params["name"], path=params["path"],
-            source_name=source.get("name", ""), namespace=ctx.kustomization.namespace,
-            source_namespace=source.get("namespace", ""), interval=params["interval"], prune=bool(params["prune"]),
-            depends_on=_names(params.get("depends_on") or ""), target_namespace=params.get("target_namespace") or "")
-
-
-class CreateNamespaceForm(forms.Form):
-    name = forms.CharField(max_length=63)
-
-    def clean_name(self):
-        return _check(validate.dns1123_label, self.cleaned_data["name"])
-
-
-@register
-class CreateNamespace(_ChildOfKustomization):
-    name = "create-namespace"
-    setting = "createNamespace"
-    title = "Create namespace"
-    description = "Add a folder with namespace.yaml and a kustomization.yaml, listed in this Kustomization's path."
-    form_class = CreateNamespaceForm
-
-    @classmethod
-    def apply(cls, repo_dir, ctx, params):
-        return create.create_namespace(repo_dir, cls.parent_path(ctx), params["name"])
-
-
-class CreateDeploymentForm(forms.Form):
-    name = forms.CharField(max_length=63)
-    image = forms.CharField(max_length=500)
-    replicas = forms.IntegerField(min_value=0, max_value=1000, initial=1)
-    port = forms.IntegerField(required=False, min_value=1, max_value=65535)
-    cpu_request = forms.CharField(required=False, max_length=32)
-    memory_request = forms.CharField(required=False, max_length=32)
-    cpu_limit = forms.CharField(required=False, max_length=32)
-    memory_limit = forms.CharField(required=False, max_length=32)
-    service = forms.BooleanField(required=False, help_text="also create a Service (needs a port)")
-
-    def clean_name(self):
-        return _check(validate.dns1123_label, self.cleaned_data["name"])
-
-    def clean_image(self):
-        _check(validate.image_reference, self.cleaned_data["image"])
-        return self.cleaned_data["image"]
-
-    def clean(self):
-        data = super().clean()
-        requests, limits = requests_and_limits(data)
-        if data.get("service") and not data.get("port"):
-            raise ValidationError("A Service needs a port.")
-        data["requests"], data["limits"] = requests, limits
-        return data
-
-
-class _InNamespace(GitOpsPlaybook):
-    """Creators whose target is a Flux-managed Namespace: new files go into that namespace's folder."""
-
-    kinds = frozenset({("", "Namespace")})
-
-    @classmethod
-    def context(cls, obj):
-        return context_for(obj)
-
-
-@register
-class CreateDeployment(_InNamespace):
-    name = "create-deployment"
-    setting = "createDeployment"
-    title = "Create Deployment"
-    description = "Add a Deployment (and optionally a Service) in this namespace's folder, listed for its build."
-    form_class = CreateDeploymentForm
-
-    @classmethod
-    def apply(cls, repo_dir, ctx, params):
-        return create.create_deployment(
-            repo_dir, cls.locate(repo_dir, ctx), name=params["name"], image=params["image"],
-            replicas=int(params["replicas"]), port=params.get("port"), requests=params.get("requests") or None,
-            limits=params.get("limits") or None, service=bool(params.get("service")))
-
-
-class CreateHelmReleaseForm(forms.Form):
-    name = forms.CharField(max_length=53)
-    chart = forms.CharField(max_length=100)
-    version = forms.CharField(max_length=100, help_text="exact version or range")
-    repository_url = forms.CharField(max_length=500, help_text="https://… (HelmRepository) or oci://… (OCIRepository)")
-    values = YamlField(required=False)
-
-    def clean_name(self):
-        return _check(validate.dns1123_label, self.cleaned_data["name"])
-
-    def clean_chart(self):
-        return _check(validate.dns1123_label, self.cleaned_data["chart"], "chart")
-
-    def clean_version(self):
-        return _check(validate.semver_constraint, self.cleaned_data["version"])
-
-    def clean_repository_url(self):
-        url = self.cleaned_data["repository_url"].strip()
-        if not url.startswith(("https://", "oci://")) or any(c in url for c in " \t\n\"'"):
-            raise ValidationError("Use an https:// or oci:// repository URL.")
-        return url
-
-
-@register
-class CreateHelmRelease(_InNamespace):
-    name = "create-helmrelease"
-    setting = "createHelmRelease"
-    title = "Create HelmRelease"
-    description = "Add a HelmRelease (with its HelmRepository or OCIRepository) in this namespace's folder."
-    form_class = CreateHelmReleaseForm
-
-    @classmethod
-    def apply(cls, repo_dir, ctx, params):
-        return create.create_helmrelease(
-            repo_dir, cls.locate(repo_dir, ctx), name=params["name"], chart=params["chart"],
-            version=params["version"], repository_url=params["repository_url"], values=params.get("values") or None)
-
-
-def cleaned_for_storage(data: dict[str, Any]) -> dict[str, Any]:
-    """Form data as stored on the run (JSON-safe)."""
-    return {k: v for k, v in data.items() if v not in (None, "")}
-
-
-__all__ = ["NotEditable", "cleaned_for_storage"]

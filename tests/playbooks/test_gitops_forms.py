@@ -10,6 +10,7 @@ from django.urls import reverse
 from guardian.shortcuts import assign_perm
 
 from graph.models import KubeObject
+from playbooks.changes import create as creators
 from playbooks.changes import library as lib
 from playbooks.models import PlaybookRun
 from tests.playbooks.test_gitops_e2e import demo, people  # noqa: F401  (fixtures)
@@ -29,11 +30,12 @@ BAD = [
     (lib.ValuesForm, {"values": "a: 1\n---\nb: 2\n"}, "values", "document"),
     (lib.ValuesForm, {"values": "a: 1\na: 2\n"}, "values", "duplicate"),
     (lib.ChartVersionForm, {"version": "latest please"}, "version", "version"),
-    (lib.CreateKustomizationForm, {"name": "web", "path": "../../etc", "interval": "10m"}, "path", ".."),
-    (lib.CreateKustomizationForm, {"name": "Web", "path": "./apps", "interval": "10m"}, "name", "DNS-1123"),
-    (lib.CreateKustomizationForm, {"name": "web", "path": "./apps", "interval": "often"}, "interval", "duration"),
-    (lib.CreateDeploymentForm, {"name": "web", "image": "nginx:1", "replicas": 1, "service": "on"}, "__all__", "port"),
-    (lib.CreateHelmReleaseForm, {"name": "web", "chart": "web", "version": "1.x",
+    (creators.CreateKustomizationForm, {"name": "web", "path": "../../etc", "interval": "10m"}, "path", ".."),
+    (creators.CreateKustomizationForm, {"name": "Web", "path": "./apps", "interval": "10m"}, "name", "DNS-1123"),
+    (creators.CreateKustomizationForm, {"name": "web", "path": "./apps", "interval": "often"}, "interval", "duration"),
+    (creators.CreateDeploymentForm, {"name": "web", "image": "nginx:1", "replicas": 1, "service": "on"}, "__all__",
+     "port"),
+    (creators.CreateHelmReleaseForm, {"name": "web", "chart": "web", "version": "1.x",
                                  "repository_url": "http://$(rm -rf /)"}, "repository_url", "https://"),
 ]
 

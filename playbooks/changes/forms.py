@@ -1,0 +1,71 @@
+"""Form pieces shared by the ClickOps playbooks: git-engine validation as form errors, safe YAML fields,
+container choices and resource quantities."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.core.exceptions import ValidationError
+
+from controlplane.gitops import InvalidInput, validate
+from graph.models import KubeObject
+
+
+def check_input(fn, *args, **kwargs):
+    """Run a git-engine validator and turn its InvalidInput into a form ValidationError (same message)."""
+    try:
+        return fn(*args, **kwargs)
+    except InvalidInput as exc:
+        raise ValidationError(str(exc)) from None
+
+
+class YamlField(forms.CharField):
+    """A YAML mapping typed by a user: parsed safely (no anchors, tabs, several documents, duplicate keys)."""
+
+    widget = forms.Textarea(attrs={"rows": 12, "cols": 80, "spellcheck": "false"})
+
+    def to_python(self, value):
+        # Browsers submit a textarea's line breaks as CRLF; the files in git use LF (with CRLF, an edited document
+        # would be written with a CR on every line and its diff would replace the whole document).
+        value = super().to_python(value)
+        return value.replace("\r\n", "\n").replace("\r", "\n") if value else value
+
+    def clean(self, value):
+        value = super().clean(value)
+        if not value:
+            return value
+        check_input(validate.load_user_yaml, value, "yaml")
+        return value
+
+
+def containers_of(obj: KubeObject) -> list[str]:
+    template = (obj.spec or {}).get("template") or {}
+    if obj.kind == "CronJob":
+        template = (((obj.spec or {}).get("jobTemplate") or {}).get("spec") or {}).get("template") or {}
+    return [c.get("name") for c in ((template.get("spec") or {}).get("containers") or []) if c.get("name")]
+
+
+class ContainerForm(forms.Form):
+    container = forms.CharField(max_length=63)
+
+    def clean_container(self):
+        return check_input(validate.dns1123_label, self.cleaned_data["container"], "container")
+
+
+
+def requests_and_limits(data: dict) -> tuple[dict[str, str], dict[str, str]]:
+    """cpu/memory requests and limits from ``<resource>_request`` / ``<resource>_limit`` fields, validated as
+    quantities with limits ≥ requests (ValidationError with the git engine's message)."""
+    requests = {k: data[f"{k}_request"] for k in ("cpu", "memory") if data.get(f"{k}_request")}
+    limits = {k: data[f"{k}_limit"] for k in ("cpu", "memory") if data.get(f"{k}_limit")}
+    for key, value in (*requests.items(), *limits.items()):
+        check_input(validate.quantity, value, key)
+    check_input(validate.resources, requests, limits)
+    return requests, limits
+
+
+
+def cleaned_for_storage(data: dict[str, Any]) -> dict[str, Any]:
+    """Form data as stored on the run (JSON-safe)."""
+    return {k: v for k, v in data.items() if v not in (None, "")}
