@@ -195,6 +195,16 @@ FLUXPLANE_CREATE_PULL_REQUEST = env.bool("FLUXPLANE_CREATE_PULL_REQUEST", True)
 FLUXPLANE_GIT_TYPE = env.str("FLUXPLANE_GIT_TYPE", "github")
 FLUXPLANE_GIT_CONNECTION = env.str("FLUXPLANE_GIT_CONNECTION")
 FLUXPLANE_GIT_URL = env.str("FLUXPLANE_GIT_URL")
+# `manage.py configure` (run by the container's web role) creates or updates the default git connection and the
+# cluster Fluxplane runs in from these, so an install from a HelmRelease needs no clicks in the admin.
+FLUXPLANE_GIT_TOKEN_REF = env.str("FLUXPLANE_GIT_TOKEN_REF")
+FLUXPLANE_GIT_BASE_BRANCH = env.str("FLUXPLANE_GIT_BASE_BRANCH", "main")
+FLUXPLANE_GIT_API_URL = env.str("FLUXPLANE_GIT_API_URL")
+FLUXPLANE_GIT_REPOSITORY = env.str("FLUXPLANE_GIT_REPOSITORY")
+FLUXPLANE_CLUSTER_NAME = env.str("FLUXPLANE_CLUSTER_NAME")
+FLUXPLANE_CLUSTER_CONNECTION = env.str("FLUXPLANE_CLUSTER_CONNECTION", "in-cluster")
+FLUXPLANE_CLUSTER_KUBECONFIG = env.str("FLUXPLANE_CLUSTER_KUBECONFIG")
+FLUXPLANE_CLUSTER_CONTEXT = env.str("FLUXPLANE_CLUSTER_CONTEXT")
 # Approvals required per mode (and per playbook name, e.g. FLUXPLANE_APPROVALS_SCALE) before a run is queued.
 FLUXPLANE_APPROVALS = {
     "exec": env.int("FLUXPLANE_APPROVALS_EXEC", 0),
