@@ -52,8 +52,8 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=5, help="requests per page (median reported)")
     args = ap.parse_args()
 
-    from controlplane.sim import Simulator
-    from controlplane.sim.generator import counts, generate
+    from simulator import Simulator
+    from simulator.generator import counts, generate
 
     namespaces, apps = shape(args.objects)
     sim = Simulator(workloads=False)

@@ -30,10 +30,10 @@ NODES_PER_NAMESPACE = 3  # the Namespace, its GitRepository and HelmRepository
 
 def graph_data(nodes: int):
     """GraphData with about ``nodes`` drawn nodes, from generated objects through the real builder."""
-    from controlplane.sim.generator import generate
     from graph.builder import build_graph
     from graph.models import KubeObject
     from graph.render import GraphData
+    from simulator.generator import generate
 
     apps = max(1, round((nodes - NODES_PER_NAMESPACE) / NODES_PER_APP))
     objects = list(generate(1, apps))

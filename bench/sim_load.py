@@ -18,8 +18,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from controlplane.sim import Simulator  # noqa: E402 - after the path fix so it runs from a checkout
-from controlplane.sim.generator import counts, generate  # noqa: E402
+from simulator import Simulator  # noqa: E402 - after the path fix so it runs from a checkout
+from simulator.generator import counts, generate  # noqa: E402
 
 KINDS = ("kustomizations,helmreleases,gitrepositories,helmrepositories,deployments,replicasets,pods,services,"
          "configmaps,serviceaccounts")

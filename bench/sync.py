@@ -138,8 +138,8 @@ def timed(phases: dict[str, float], name: str, fn):
 
 
 def run(args) -> dict:
-    from controlplane.sim import Simulator
-    from controlplane.sim.generator import counts, generate
+    from simulator import Simulator
+    from simulator.generator import counts, generate
 
     namespaces, apps = shape(args.objects, args.apps)
     sim = Simulator(workloads=False)

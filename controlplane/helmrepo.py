@@ -12,7 +12,7 @@ import requests
 import yaml
 from django.core.cache import cache
 
-from controlplane.gitops.semver import parse_semver
+from gitops.semver import parse_semver
 
 MAX_INDEX_BYTES = 32 * 1024 * 1024  # big public repositories (bitnami) have indexes of several MB
 CACHE_SECONDS = 300

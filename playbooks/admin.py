@@ -19,8 +19,8 @@ from django.views.decorators.http import require_POST
 
 from access import rules
 from controlplane.admin.runs import RunAdminMixin
-from controlplane.gitops import GitOpsError
 from controlplane.runners import rq_job_id
+from gitops import GitOpsError
 from graph.choices import EdgeType
 from graph.models import Edge, KubeObject
 from playbooks.changes.forms import cleaned_for_storage

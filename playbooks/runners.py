@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from controlplane.gitops import GitOpsError
 from controlplane.kube import KubeError, KubeUnreachable
 from controlplane.runners import JobFailed, JobRunner, register
+from gitops import GitOpsError
 from playbooks.library import get_playbook
 from playbooks.models import PlaybookRun
 

@@ -14,11 +14,11 @@ from dataclasses import dataclass
 
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 
-from controlplane.gitops import NotEditable, kustomize, paths
-from controlplane.gitops.create import list_in_kustomization
-from controlplane.gitops.locate import Location
-from controlplane.gitops.yamldoc import documents, dump, edit_document
-from controlplane.gitops.yamledit import Change
+from gitops import NotEditable, kustomize, paths
+from gitops.create import list_in_kustomization
+from gitops.locate import Location
+from gitops.yamldoc import documents, dump, edit_document
+from gitops.yamledit import Change
 
 from .models import GRANT_LABEL, MANAGED_BY_LABEL
 

@@ -18,9 +18,9 @@ from django.urls import reverse
 from django.utils import timezone
 
 from access import rules
-from controlplane.gitops.providers import GitHubProvider
 from controlplane.models import GitConnection
 from controlplane.runners import JobFailed
+from gitops.providers import GitHubProvider
 from graph.models import KubeObject
 from playbooks.changes.base import GitOpsPlaybook, request_source_reconcile
 from playbooks.choices import ChangeState, Decision

@@ -26,12 +26,12 @@ from django.utils import timezone
 from redis.exceptions import LockError
 
 from controlplane import context
-from controlplane.gitops import GitOpsError
-from controlplane.gitops.providers import GitHubProvider, PlainGitProvider
-from controlplane.gitops.repo import DEFAULT_COMMITTER, branch_name, commit_message
-from controlplane.gitops.validate import build_check
 from controlplane.kube import KubeAdapter, KubeError, KubeUnreachable
 from controlplane.models import Cluster, GitConnection
+from gitops import GitOpsError
+from gitops.providers import GitHubProvider, PlainGitProvider
+from gitops.repo import DEFAULT_COMMITTER, branch_name, commit_message
+from gitops.validate import build_check
 from playbooks.changes.base import request_source_reconcile, working_copy
 from playbooks.changes.tracking import track
 from playbooks.choices import ChangeState, PlaybookRunStatus

@@ -1,6 +1,6 @@
 """GitOps playbooks: a change computed in a working copy, previewed as a diff, approved, then committed on a
 branch by the requesting user and opened as a pull request (or committed to the base branch when pull requests
-are off). The git engine (controlplane.gitops) does the git work; this module ties it to runs and the mirror."""
+are off). The git engine (gitops) does the git work; this module ties it to runs and the mirror."""
 
 from __future__ import annotations
 
@@ -13,14 +13,14 @@ from django.conf import settings
 from django.urls import reverse
 
 from access import rules
-from controlplane.gitops import GitOpsError, NotEditable, locate
-from controlplane.gitops.providers import GitHubProvider, PlainGitProvider
-from controlplane.gitops.repo import DEFAULT_COMMITTER, Identity, WorkingCopy, branch_name, commit_message
-from controlplane.gitops.validate import build_check
-from controlplane.gitops.yamledit import Change
 from controlplane.kube import KubeAdapter, KubeError, KubeUnreachable
 from controlplane.models import GitConnection
 from controlplane.runners import JobFailed
+from gitops import GitOpsError, NotEditable, locate
+from gitops.providers import GitHubProvider, PlainGitProvider
+from gitops.repo import DEFAULT_COMMITTER, Identity, WorkingCopy, branch_name, commit_message
+from gitops.validate import build_check
+from gitops.yamledit import Change
 from graph.kinds import SOURCE_GROUP
 from graph.models import KubeObject
 from playbooks.changes.context import ChangeContext, context_for

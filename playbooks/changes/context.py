@@ -7,8 +7,8 @@ from dataclasses import dataclass
 
 from django.conf import settings
 
-from controlplane.gitops import KustomizationRef, NotEditable, ObjectRef
 from controlplane.models import GitConnection
+from gitops import KustomizationRef, NotEditable, ObjectRef
 from graph.kinds import HELM_GROUP, KUSTOMIZE_GROUP, ORIGIN_ANNOTATION, SOURCE_GROUP
 from graph.models import KubeObject
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from django import forms
 from django.core.exceptions import ValidationError
 
-from controlplane.gitops import create, validate
+from gitops import create, validate
 from graph.kinds import KUSTOMIZE_GROUP
 from playbooks.changes.base import GitOpsPlaybook
 from playbooks.changes.context import ChangeContext, context_for, context_for_kustomization

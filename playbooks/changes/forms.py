@@ -8,7 +8,7 @@ from typing import Any
 from django import forms
 from django.core.exceptions import ValidationError
 
-from controlplane.gitops import InvalidInput, validate
+from gitops import InvalidInput, validate
 from graph.models import KubeObject
 
 

@@ -7,9 +7,9 @@ from __future__ import annotations
 from django import forms
 from django.core.exceptions import ValidationError
 
-from controlplane.gitops import InvalidInput, validate, yamledit
-from controlplane.gitops.semver import latest_matching
 from controlplane.helmrepo import HelmIndexUnavailable, HelmRepositoryIndex
+from gitops import InvalidInput, validate, yamledit
+from gitops.semver import latest_matching
 from graph.kinds import HELM_GROUP
 from graph.models import KubeObject
 from playbooks.changes.base import GitOpsPlaybook

@@ -10,9 +10,9 @@ from __future__ import annotations
 import logging
 
 from controlplane import context
-from controlplane.gitops import GitOpsError
-from controlplane.gitops.providers import GitHubProvider
 from controlplane.models import GitConnection
+from gitops import GitOpsError
+from gitops.providers import GitHubProvider
 from graph.choices import HealthChoices
 from graph.models import KubeObject
 from playbooks.changes.base import request_source_reconcile, working_copy

@@ -17,9 +17,9 @@ import pytest
 from github import Auth, Github
 
 from controlplane.models import Cluster, GitConnection
-from controlplane.sim.flux.demo import start_demo
-from controlplane.sim.github import GitHubSimulator
 from graph.sync import sync_cluster
+from simulator.flux.demo import start_demo
+from simulator.github import GitHubSimulator
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",

@@ -387,7 +387,7 @@ def test_git_token_is_a_mounted_file(rendered, helm):
 
 # ------------------------------------------------------------------------------------------------------- RBAC
 def _plural(group: str, kind: str) -> str:
-    from controlplane.sim.registry import BUILTINS
+    from simulator.registry import BUILTINS
 
     for flux in FLUX_KINDS:
         if (flux.group, flux.kind) == (group, kind):
@@ -438,7 +438,7 @@ def test_the_code_changes_the_cluster_only_where_rbac_expects():
     for package in ("controlplane", "graph", "playbooks", "access", "alerts"):
         for path in (ROOT / package).rglob("*.py"):
             rel = path.relative_to(ROOT).as_posix()
-            if rel.startswith("controlplane/sim/") or "/migrations/" in rel or rel == "controlplane/kube.py":
+            if rel.startswith("simulator/") or "/migrations/" in rel or rel == "controlplane/kube.py":
                 continue
             text = path.read_text()
             for verb in callers:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from controlplane.sim.flux.demo import fixtures_dir
+from simulator.flux.demo import fixtures_dir
 
 FIXTURES = fixtures_dir()
 HELM = "flux2-kustomize-helm-example"

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from controlplane.gitops import GitOpsError, InvalidInput, NotEditable, PathEscape, create, validate, yamledit
-from controlplane.gitops.locate import KustomizationRef, ObjectRef, locate
-from controlplane.gitops.repo import Identity, WorkingCopy, branch_name
+from gitops import GitOpsError, InvalidInput, NotEditable, PathEscape, create, validate, yamledit
+from gitops.locate import KustomizationRef, ObjectRef, locate
+from gitops.repo import Identity, WorkingCopy, branch_name
 
 from .conftest import git
 

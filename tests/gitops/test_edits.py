@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from controlplane.gitops import create, yamledit
-from controlplane.gitops.locate import KustomizationRef, ObjectRef, locate
-from controlplane.gitops.validate import build_check
+from gitops import create, yamledit
+from gitops.locate import KustomizationRef, ObjectRef, locate
+from gitops.validate import build_check
 
 from .conftest import GOLDEN, HELM, MONITORING, diff, make_repo
 

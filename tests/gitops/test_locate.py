@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from controlplane.gitops import NotEditable, PathEscape
-from controlplane.gitops.locate import KustomizationRef, ObjectRef, locate
+from gitops import NotEditable, PathEscape
+from gitops.locate import KustomizationRef, ObjectRef, locate
 
 APPS = KustomizationRef(path="./apps/staging", source_url="ssh://git@github.com/org/fleet", source_ref="main")
 

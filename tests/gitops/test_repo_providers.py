@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from controlplane.gitops import MergeConflict, yamledit
-from controlplane.gitops.locate import KustomizationRef, ObjectRef, locate
-from controlplane.gitops.providers import GitHubProvider, PlainGitProvider, repo_full_name
-from controlplane.gitops.repo import Identity, WorkingCopy, branch_name, commit_message
-from controlplane.sim.github import GitHubSimulator
+from gitops import MergeConflict, yamledit
+from gitops.locate import KustomizationRef, ObjectRef, locate
+from gitops.providers import GitHubProvider, PlainGitProvider, repo_full_name
+from gitops.repo import Identity, WorkingCopy, branch_name, commit_message
+from simulator.github import GitHubSimulator
 
 from .conftest import git
 

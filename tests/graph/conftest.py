@@ -8,7 +8,7 @@ from collections.abc import Callable
 import pytest
 
 from controlplane.models import Cluster
-from controlplane.sim import Simulator
+from simulator import Simulator
 from tests.graph.flux_tree import flux_tree
 
 

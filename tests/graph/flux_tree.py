@@ -7,7 +7,7 @@ each HelmRelease created a Deployment and a Service; the simulator's workload co
 
 from __future__ import annotations
 
-from controlplane.sim import Simulator
+from simulator import Simulator
 
 REVISION = "main@sha1:4f1a5b1c0ffee00000000000000000000000000"
 KS_LABELS = {"kustomize.toolkit.fluxcd.io/name": "apps", "kustomize.toolkit.fluxcd.io/namespace": "flux-system"}

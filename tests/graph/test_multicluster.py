@@ -12,9 +12,9 @@ from django.urls import reverse
 from django.utils import timezone
 
 from controlplane.models import Cluster
-from controlplane.sim import Simulator
 from graph.jobs import sync_due_clusters
 from graph.models import KubeObject
+from simulator import Simulator
 from tests.graph.conftest import wait_for
 from tests.graph.flux_tree import KS_LABELS, create, flux_tree
 

@@ -11,9 +11,9 @@ from django.test.utils import CaptureQueriesContext
 
 from controlplane.kube import KubeUnreachable
 from controlplane.models import AuditEvent, Cluster
-from controlplane.sim import Simulator
 from graph.models import Edge, KubeObject
 from graph.sync import sync_cluster
+from simulator import Simulator
 from tests.graph.conftest import wait_for
 from tests.graph.flux_tree import flux_tree
 

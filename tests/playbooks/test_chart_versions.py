@@ -11,9 +11,9 @@ import pytest
 from django.core.cache import cache
 from django.utils import timezone
 
-from controlplane.gitops import InvalidInput
-from controlplane.gitops.semver import latest_matching, semver_match
 from controlplane.models import Cluster
+from gitops import InvalidInput
+from gitops.semver import latest_matching, semver_match
 from graph.models import KubeObject
 from playbooks.changes.library import UpdateHelmChartVersion
 

@@ -9,14 +9,14 @@ from github import Auth, Github
 from guardian.shortcuts import assign_perm
 
 from controlplane.models import Cluster, GitConnection
-from controlplane.sim.flux.demo import start_demo
-from controlplane.sim.github import GitHubSimulator
 from graph.models import KubeObject
 from graph.sync import sync_cluster
 from playbooks.changes.library import Scale, UpdateImage
 from playbooks.changes.tracking import track_changes
 from playbooks.choices import ChangeState, PlaybookRunStatus
 from playbooks.models import PlaybookRun
+from simulator.flux.demo import start_demo
+from simulator.github import GitHubSimulator
 from tests.graph.conftest import wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)

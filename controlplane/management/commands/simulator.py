@@ -8,7 +8,7 @@ import sys
 
 from django.core.management.base import BaseCommand, CommandParser
 
-from controlplane.sim import Simulator
+from simulator import Simulator
 
 
 class Command(BaseCommand):
@@ -38,7 +38,7 @@ class Command(BaseCommand):
             return self.handle_demo(**opts)
         sim = Simulator(snapshot=opts["snapshot"])  # type: ignore[arg-type]
         if opts["generate"]:
-            from controlplane.sim.generator import generate
+            from simulator.generator import generate
 
             n, m = (int(x) for x in str(opts["generate"]).lower().split("x"))
             sim.store.bulk_load(generate(n, m))
@@ -62,8 +62,8 @@ class Command(BaseCommand):
         import threading
         from pathlib import Path
 
-        from controlplane.sim.flux.demo import start_demo
-        from controlplane.sim.github import GitHubSimulator
+        from simulator.flux.demo import start_demo
+        from simulator.github import GitHubSimulator
 
         workdir = Path(str(opts["workdir"])).resolve()
         demo = start_demo(workdir, str(opts["host"]), int(opts["port"]),  # type: ignore[call-overload]

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from controlplane.sim import Simulator
-from controlplane.sim.flux.demo import fixtures_dir
+from simulator import Simulator
+from simulator.flux.demo import fixtures_dir
 
 from .conftest import Kubectl, deployment, wait_for
 

@@ -10,8 +10,8 @@ import sys
 import urllib.request
 from pathlib import Path
 
-from controlplane.sim import Simulator
-from controlplane.sim.generator import counts, generate
+from simulator import Simulator
+from simulator.generator import counts, generate
 
 from .conftest import Kubectl
 

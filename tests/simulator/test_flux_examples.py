@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from controlplane.sim.flux.common import kstatus
-from controlplane.sim.flux.demo import VENDORED, fixtures_dir, start_demo, sync_objects
+from simulator.flux.common import kstatus
+from simulator.flux.demo import VENDORED, fixtures_dir, start_demo, sync_objects
 
 from .flux_fixtures import GIT, HR, KS, FluxEnv, GitRepo, cond, eventually, ready
 

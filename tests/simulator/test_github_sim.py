@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 from github import Auth, BadCredentialsException, Github, GithubException, InputGitAuthor, InputGitTreeElement
 
-from controlplane.sim.flux.demo import fixtures_dir
-from controlplane.sim.github import GitHubSimulator
+from simulator.flux.demo import fixtures_dir
+from simulator.github import GitHubSimulator
 
 FIXTURE = fixtures_dir() / "flux2-kustomize-helm-example"
 VALUES = "apps/staging/podinfo-values.yaml"

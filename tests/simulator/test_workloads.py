@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from controlplane.sim import Simulator
+from simulator import Simulator
 
 from . import kstatus
 from .conftest import deployment, wait_for

@@ -8,7 +8,7 @@ import time
 from typing import Any
 
 # One implementation of Helm (Masterminds) version constraints, shared with the product; re-exported here.
-from controlplane.gitops.semver import latest_matching, parse_semver, semver_match  # noqa: F401
+from gitops.semver import latest_matching, parse_semver, semver_match  # noqa: F401
 
 from .. import errors
 from ..controllers import Controller

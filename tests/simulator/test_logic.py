@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from controlplane.sim.patch import PatchError, json_patch, merge_patch, strategic_merge_patch
-from controlplane.sim.selectors import (
+from simulator.patch import PatchError, json_patch, merge_patch, strategic_merge_patch
+from simulator.selectors import (
     SelectorError,
     fields_match,
     labels_match,

@@ -13,8 +13,8 @@ from pathlib import Path
 
 from kubernetes import client
 
-from controlplane.sim import Simulator
-from controlplane.sim.flux import FluxControllers, add_flux_controllers
+from simulator import Simulator
+from simulator.flux import FluxControllers, add_flux_controllers
 
 KS = ("kustomize.toolkit.fluxcd.io", "v1", "kustomizations")
 HR = ("helm.toolkit.fluxcd.io", "v2", "helmreleases")

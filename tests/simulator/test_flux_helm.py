@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from controlplane.sim.flux.common import kstatus
+from simulator.flux.common import kstatus
 
 from .flux_fixtures import HR, FluxEnv, cond, eventually, ready
 

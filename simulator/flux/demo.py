@@ -152,7 +152,7 @@ def fixtures_dir() -> Path:
     env = os.environ.get("FLUXPLANE_FIXTURES_DIR")
     if env:
         return Path(env)
-    repo = Path(__file__).resolve().parents[3]
+    repo = Path(__file__).resolve().parents[2]
     vendored = repo / "tests" / "fixtures" / "flux-examples"
     return vendored if vendored.is_dir() else repo.parent / "shared" / "fixtures"
 

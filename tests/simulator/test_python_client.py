@@ -6,7 +6,7 @@ import pytest
 from kubernetes import client, watch
 from kubernetes.dynamic import DynamicClient
 
-from controlplane.sim import Simulator
+from simulator import Simulator
 
 from .conftest import deployment, wait_for
 

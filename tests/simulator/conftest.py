@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from kubernetes import client
 
-from controlplane.sim import Simulator
+from simulator import Simulator
 
 
 def kubectl_path() -> str:
