@@ -1,3 +1,3 @@
 """The simulator and kubectl fixtures of tests/simulator, for the chart's server-side dry run."""
 
-from tests.sim.conftest import api, kube_home, kubectl, sim  # noqa: F401
+from tests.simulator.conftest import api, kube_home, kubectl, sim  # noqa: F401

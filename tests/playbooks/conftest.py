@@ -7,7 +7,7 @@ import pytest
 from controlplane.models import Cluster
 from graph.models import KubeObject
 from graph.sync import sync_cluster
-from tests.sim.flux_fixtures import FluxEnv, GitRepo, deployment_yaml, eventually, git_repository, kustomization
+from tests.simulator.flux_fixtures import FluxEnv, GitRepo, deployment_yaml, eventually, git_repository, kustomization
 
 KS = ("kustomize.toolkit.fluxcd.io", "v1", "kustomizations")
 HR = ("helm.toolkit.fluxcd.io", "v2", "helmreleases")
