@@ -7,13 +7,13 @@ integer keys, and rows go away with the object they protect.
 from django.db import models
 from guardian.models import GroupObjectPermissionBase, UserObjectPermissionBase
 
-from graph.models import KubeObject
+# graph is above access (its pages check access.rules), so its models are named by string here.
 
 
 class KubeObjectUserPermission(UserObjectPermissionBase):
     """A verb granted to one user on one mirrored object (and, by inheritance, everything below it)."""
 
-    content_object = models.ForeignKey(KubeObject, on_delete=models.CASCADE, related_name="user_grants")
+    content_object = models.ForeignKey("graph.KubeObject", on_delete=models.CASCADE, related_name="user_grants")
 
     class Meta(UserObjectPermissionBase.Meta):
         verbose_name = "user grant"
@@ -22,7 +22,7 @@ class KubeObjectUserPermission(UserObjectPermissionBase):
 class KubeObjectGroupPermission(GroupObjectPermissionBase):
     """A verb granted to a group on one mirrored object (and everything below it)."""
 
-    content_object = models.ForeignKey(KubeObject, on_delete=models.CASCADE, related_name="group_grants")
+    content_object = models.ForeignKey("graph.KubeObject", on_delete=models.CASCADE, related_name="group_grants")
 
     class Meta(GroupObjectPermissionBase.Meta):
         verbose_name = "group grant"

@@ -10,11 +10,10 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable
 
-from django.db.models import Q, QuerySet
+from django.apps import apps
+from django.db.models import Model, Q, QuerySet
 
 from access.models import KubeObjectGroupPermission, KubeObjectUserPermission
-from graph.choices import EdgeType
-from graph.models import Edge, KubeObject
 
 RUN_PLAYBOOK = "run_playbook"
 REQUEST_CHANGE = "request_change"
@@ -24,8 +23,18 @@ SILENCE = "silence"
 VIEW = "view_kubeobject"
 VERBS = (VIEW, RUN_PLAYBOOK, REQUEST_CHANGE, APPROVE_RUN, REQUEST_ACCESS, SILENCE)
 
-_TREE_EDGES = (EdgeType.CREATED, EdgeType.OWNS)
 _MAX_DEPTH = 32  # the Flux tree is shallow; the bound only protects against a cycle in bad data
+
+
+# access sits below graph (graph's pages check these rules), so it names graph's models instead of importing them.
+def _objects() -> QuerySet:
+    return apps.get_model("graph", "KubeObject").objects.all()
+
+
+def _tree_edges() -> QuerySet:
+    """Edges that make the Flux tree: created (Kustomization/HelmRelease → object) and owns (ownerReferences)."""
+    edge = apps.get_model("graph", "Edge")
+    return edge.objects.filter(type__in=edge.TREE_TYPES)
 
 
 def _active(user) -> bool:
@@ -37,20 +46,19 @@ def has_global(user, verb: str) -> bool:
     return _active(user) and (user.is_superuser or user.has_perm(f"graph.{verb}"))
 
 
-def ancestors(obj: KubeObject) -> set[int]:
+def ancestors(obj: Model) -> set[int]:
     """Primary keys of the object, everything above it in the Flux tree, and its Namespace object with that
     Namespace's own ancestors (a grant on a namespace covers what is in it)."""
     found = {obj.pk}
     if obj.namespace:
-        namespace = KubeObject.objects.filter(
+        namespace = _objects().filter(
             cluster_id=obj.cluster_id, api_group="", kind="Namespace", name=obj.namespace
         ).values_list("pk", flat=True).first()
         if namespace is not None:
             found.add(namespace)
     frontier = set(found)
     for _ in range(_MAX_DEPTH):
-        parents = set(Edge.objects.filter(target_id__in=frontier, type__in=_TREE_EDGES).values_list("source_id",
-                                                                                                    flat=True))
+        parents = set(_tree_edges().filter(target_id__in=frontier).values_list("source_id", flat=True))
         frontier = parents - found
         if not frontier:
             break
@@ -73,7 +81,7 @@ def _granted_on(user, verb: str, object_ids: Iterable[int]) -> bool:
     ).exists()
 
 
-def has_verb(user, verb: str, obj: KubeObject) -> bool:
+def has_verb(user, verb: str, obj: Model) -> bool:
     """May ``user`` do ``verb`` on ``obj``? Global permission, or a grant on the object or an ancestor."""
     if not _active(user):
         return False
@@ -82,27 +90,27 @@ def has_verb(user, verb: str, obj: KubeObject) -> bool:
     return _granted_on(user, verb, ancestors(obj))
 
 
-def can_view(user, obj: KubeObject) -> bool:
+def can_view(user, obj: Model) -> bool:
     """Users see an object when they may view it globally or it lies under an object they were granted view on."""
     return has_verb(user, VIEW, obj)
 
 
-def can_run_playbook(user, obj: KubeObject) -> bool:
+def can_run_playbook(user, obj: Model) -> bool:
     """Suspend, resume and reconcile need ``run_playbook`` on the object or an ancestor."""
     return has_verb(user, RUN_PLAYBOOK, obj)
 
 
-def can_request_change(user, obj: KubeObject) -> bool:
+def can_request_change(user, obj: Model) -> bool:
     """GitOps changes (edit, scale, image, values, …) need ``request_change`` on the object or an ancestor."""
     return has_verb(user, REQUEST_CHANGE, obj)
 
 
-def can_request_access(user, namespace_obj: KubeObject) -> bool:
+def can_request_access(user, namespace_obj: Model) -> bool:
     """Just-in-time access to a namespace needs ``request_access`` on it or an ancestor."""
     return has_verb(user, REQUEST_ACCESS, namespace_obj)
 
 
-def can_silence(user, obj: KubeObject) -> bool:
+def can_silence(user, obj: Model) -> bool:
     """Silencing alerts of a subtree needs ``silence`` on its root or an ancestor."""
     return has_verb(user, SILENCE, obj)
 
@@ -149,11 +157,10 @@ def visible_filter(user, verb: str = VIEW) -> Q | None:
     roots = granted_object_ids(user, verb)
     if not roots:
         return Q(pk__in=[])
-    root_rows = list(KubeObject.objects.filter(pk__in=roots).values_list("pk", "cluster_id", "kind", "name"))
+    root_rows = list(_objects().filter(pk__in=roots).values_list("pk", "cluster_id", "kind", "name"))
     clusters = {c for _pk, c, _k, _n in root_rows}
     children: dict[int, list[int]] = defaultdict(list)
-    for source, target in Edge.objects.filter(cluster_id__in=clusters, type__in=_TREE_EDGES).values_list(
-            "source_id", "target_id"):
+    for source, target in _tree_edges().filter(cluster_id__in=clusters).values_list("source_id", "target_id"):
         children[source].append(target)
     seen = set(roots)
     stack = list(roots)

@@ -19,10 +19,9 @@ from django.utils.html import format_html
 from django.views.decorators.http import require_POST
 
 from access import rules
-from alerts import coverage
 from alerts.forms import SilenceChangeForm, SilenceForm
 from alerts.matchers import format_matchers
-from alerts.models import Alert, AlertmanagerConnection, Channel, Delivery, Silence
+from alerts.models import Alert, AlertmanagerConnection, Channel, Delivery, Silence, coverage
 from controlplane.admin.connections import AuditedModelAdmin
 from graph.models import KubeObject
 

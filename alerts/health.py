@@ -1,4 +1,4 @@
-"""Alerts from health transitions, evaluated after every sync (graph.sync.sync_cluster calls :func:`evaluate`).
+"""Alerts from health transitions, evaluated after every sync (graph.signals.mirror_synced calls :func:`evaluate`).
 
 A mirrored Flux resource whose own health is degraded or failed gets a *pending* health alert; once it has been
 unhealthy for FLUXPLANE_HEALTH_ALERT_AFTER_SECONDS the alert fires; when the resource is healthy again (or gone)
@@ -15,9 +15,9 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from alerts import coverage
 from alerts.choices import AlertSource, AlertStatus
-from alerts.models import Alert, Silence
+from alerts.enqueue import enqueue_notify
+from alerts.models import Alert, Silence, coverage
 from controlplane.models import Cluster
 from graph.choices import Family, HealthChoices
 from graph.models import KubeObject
@@ -32,6 +32,11 @@ def fingerprint(cluster_pk: int, uid: str) -> str:
     return f"health:{cluster_pk}:{uid}"
 
 
+def on_mirror_synced(sender, cluster: Cluster, **kwargs) -> None:
+    """Receiver of graph.signals.mirror_synced (connected in AlertsConfig.ready)."""
+    evaluate(cluster)
+
+
 def evaluate(cluster: Cluster) -> dict[str, int]:
     """Open, fire and resolve the cluster's health alerts, refresh silence coverage. Never raises into the sync."""
     try:
@@ -44,7 +49,6 @@ def evaluate(cluster: Cluster) -> dict[str, int]:
 
 
 def _evaluate(cluster: Cluster) -> dict[str, int]:
-    from alerts.jobs import enqueue_notify
 
     now = timezone.now()
     after = timezone.timedelta(seconds=settings.FLUXPLANE_HEALTH_ALERT_AFTER_SECONDS)

@@ -15,9 +15,10 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from alerts import coverage, resolve
+from alerts import resolve
 from alerts.choices import AlertSource, AlertStatus
-from alerts.models import Alert
+from alerts.enqueue import enqueue_notify
+from alerts.models import Alert, coverage
 
 # Alertmanager sends this for alerts that have not ended.
 _ZERO_TIME = "0001-01-01T00:00:00Z"
@@ -237,7 +238,6 @@ def store(source: str, items: list[AlertData]) -> Ingested:
 
 def ingest_alertmanager(payload) -> Ingested:
     """Parse and store an Alertmanager webhook payload; notifications are enqueued on commit."""
-    from alerts.jobs import enqueue_notify
 
     result = store(AlertSource.ALERTMANAGER, parse_alertmanager(payload))
     enqueue_notify(result.notify_ids)
@@ -246,7 +246,6 @@ def ingest_alertmanager(payload) -> Ingested:
 
 def ingest_flux_event(payload, cluster_hint: str = "") -> Ingested:
     """Parse and store one Flux event; notifications are enqueued on commit."""
-    from alerts.jobs import enqueue_notify
 
     result = store(AlertSource.FLUX, [parse_flux_event(payload, cluster_hint)])
     enqueue_notify(result.notify_ids)

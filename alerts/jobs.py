@@ -4,40 +4,19 @@ from __future__ import annotations
 
 import logging
 
-import django_rq
 from django.conf import settings
 from django.core.mail import send_mail
 from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
-from redis.exceptions import RedisError
 
-from alerts import coverage, notify, push
+from alerts import notify, push
 from alerts.choices import AlertStatus
-from alerts.models import Alert, Silence
+from alerts.enqueue import enqueue_notify
+from alerts.models import Alert, Silence, coverage
 from controlplane import context
 
 logger = logging.getLogger(__name__)
-
-
-def _enqueue(queue: str, func, *args, job_id: str | None = None) -> None:
-    try:
-        django_rq.get_queue(queue, commit_mode="auto").enqueue(func, *args, job_id=job_id)
-    except RedisError as exc:
-        # Not lost: the periodic jobs (re-push, delivery retry) pick the work up again.
-        logger.warning("could not enqueue %s%s: %s", func.__name__, args, exc)
-
-
-def enqueue_notify(alert_ids: list[int]) -> None:
-    """Enqueue a notification job for these alerts when the transaction commits."""
-    ids = sorted(set(alert_ids))
-    if ids:
-        transaction.on_commit(lambda: _enqueue("default", notify_job, ids), robust=True)
-
-
-def enqueue_push(silence_pk: int) -> None:
-    """Enqueue the Alertmanager push of one silence (call on commit)."""
-    _enqueue("high", push_silence_job, silence_pk)
 
 
 def notify_job(alert_pks: list[int]) -> int:

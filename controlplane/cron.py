@@ -7,10 +7,10 @@ only makes things prompt, correctness never depends on it.
 
 from rq import cron
 
-from access.jit.jobs import sweep_access_grants
 from alerts.jobs import expire_silences, remind_silences, repush_silences
 from controlplane.jobs import sweep_runs_job
 from graph.jobs import sync_due_clusters
+from jit.jobs import sweep_access_grants
 from playbooks.jobs import expire_pending_runs, track_changes
 
 cron.register(sweep_runs_job, queue_name="low", interval=120, name="sweep-runs")

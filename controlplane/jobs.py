@@ -10,8 +10,9 @@ from django.conf import settings
 from django.db import connection, transaction
 
 from controlplane import context
+from controlplane.dispatch import get_runner, register
 from controlplane.models import AuditEvent, SystemRun
-from controlplane.runners import JobFailed, JobRunner, get_runner, register, requeue_orphaned_runs, sweep_stale_runs
+from controlplane.runners import JobFailed, JobRunner, requeue_orphaned_runs, sweep_stale_runs
 
 
 @register

@@ -15,11 +15,11 @@ from typing import Any, ClassVar
 import django_rq
 from django.db import transaction
 from django.utils import timezone
-from redis.exceptions import RedisError
 from rq.exceptions import NoSuchJobError
-from rq.job import Dependency, Job, JobStatus
+from rq.job import Job, JobStatus
 
 from controlplane import context
+from controlplane.dispatch import enqueue_run, get_runner, rq_job_id
 from controlplane.models import AuditEvent, Run, RunStatus
 from controlplane.redaction import redact, redact_text
 
@@ -50,51 +50,6 @@ class JobRunner:
 
     def run(self) -> Any:  # pragma: no cover - abstract
         raise NotImplementedError
-
-
-_REGISTRY: dict[str, type[JobRunner]] = {}
-
-
-def register(runner: type[JobRunner]) -> type[JobRunner]:
-    """Class decorator: make a runner known to the worker by name."""
-    if runner.name in _REGISTRY and _REGISTRY[runner.name] is not runner:
-        raise ValueError(f"a job runner named {runner.name!r} is already registered")
-    _REGISTRY[runner.name] = runner
-    return runner
-
-
-def get_runner(name: str) -> type[JobRunner]:
-    try:
-        return _REGISTRY[name]
-    except KeyError:
-        raise LookupError(f"unknown job runner {name!r}") from None
-
-
-def registered_runners(model: type[Run] | None = None) -> dict[str, type[JobRunner]]:
-    return {n: r for n, r in sorted(_REGISTRY.items()) if model is None or r.model is model}
-
-
-def rq_job_id(run: Run) -> str:
-    # Deterministic: enqueueing the same row twice replaces the job instead of creating a second one.
-    return f"fluxplane-{run._meta.app_label}-{run._meta.model_name}-{run.pk}"
-
-
-def enqueue_run(run: Run, depends_on: str | None = None) -> bool:
-    """Put the job for ``run`` on its runner's queue now. Returns False (and leaves the row queued for the sweep
-    to retry) when Redis cannot be reached, so a request is never lost to a Redis outage."""
-    runner = get_runner(run.runner)
-    job_id = rq_job_id(run)
-    try:
-        dependency = Dependency(jobs=[depends_on], allow_failure=True) if depends_on else None
-        django_rq.get_queue(runner.queue, commit_mode="auto").enqueue(
-            execute, run.runner, run.pk, job_id=job_id, description=f"{run.runner} {run.run_reference}",
-            depends_on=dependency,
-        )
-    except RedisError as exc:
-        logger.warning("could not enqueue %s (%s); it stays queued and will be retried", run.run_reference, exc)
-        return False
-    type(run).objects.filter(pk=run.pk).update(rq_job_id=job_id, enqueued_at=timezone.now())
-    return True
 
 
 def execute(runner_name: str, run_pk: int) -> str:  # noqa: C901 - one linear lifecycle

@@ -54,6 +54,7 @@ INSTALLED_APPS = [
     "playbooks",
     "access",
     "alerts",
+    "jit",
 ]
 
 MIDDLEWARE = [

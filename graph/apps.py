@@ -8,4 +8,5 @@ class GraphConfig(AppConfig):
     verbose_name = "Flux graph"
 
     def ready(self) -> None:
-        from graph import jobs  # noqa: F401  (registers the sync runner)
+        # Register the sync runner and the dashboard panel.
+        from graph import jobs, panels  # noqa: F401

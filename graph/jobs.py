@@ -10,9 +10,10 @@ from rq.exceptions import NoSuchJobError
 from rq.job import Job, JobStatus
 
 from controlplane import context
+from controlplane.dispatch import register
 from controlplane.kube import KubeError, KubeUnreachable
 from controlplane.models import Cluster, SystemRun
-from controlplane.runners import JobFailed, JobRunner, register
+from controlplane.runners import JobFailed, JobRunner
 from graph.sync import SyncInProgress, sync_cluster_locked
 
 logger = logging.getLogger(__name__)

@@ -118,6 +118,10 @@ class Edge(models.Model):
     target = models.ForeignKey(KubeObject, on_delete=models.CASCADE, related_name="in_edges")
     type = models.CharField(max_length=16, choices=EdgeType.choices)
 
+    # The Flux tree (what inherits permissions, silences and health): Kustomization/HelmRelease → what it created →
+    # what that owns. Sources and dependsOn sit beside the tree.
+    TREE_TYPES = (EdgeType.CREATED, EdgeType.OWNS)
+
     class Meta:
         constraints = [models.UniqueConstraint(fields=["source", "target", "type"], name="graph_edge_unique")]
         indexes = [models.Index(fields=["cluster", "type"])]

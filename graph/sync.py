@@ -15,7 +15,6 @@ import django_rq
 from django.db import transaction
 from django.utils import timezone
 
-from alerts import health as alerts_health
 from controlplane.kube import ApiResource, KubeAdapter, KubeError, KubeUnreachable
 from controlplane.models import Cluster
 from graph.builder import Graph, build_graph, inventory_keys
@@ -31,6 +30,7 @@ from graph.kinds import (
     split_api_version,
 )
 from graph.models import Edge, KubeObject
+from graph.signals import mirror_synced
 
 logger = logging.getLogger(__name__)
 
@@ -203,7 +203,7 @@ def sync_cluster(cluster: Cluster, progress: Callable[[str], None] = lambda _msg
         message += "\n" + "\n".join(result.problems[:20])
     cluster.record_sync(Cluster.SyncState.OK, message)
     progress(message)
-    alerts_health.evaluate(cluster)
+    mirror_synced.send(sender=Cluster, cluster=cluster)  # alerts evaluates health transitions
     return result
 
 

@@ -19,7 +19,7 @@ from django.views.decorators.http import require_POST
 
 from access import rules
 from controlplane.admin.runs import RunAdminMixin
-from controlplane.runners import rq_job_id
+from controlplane.dispatch import rq_job_id
 from gitops import GitOpsError
 from graph.choices import EdgeType
 from graph.models import Edge, KubeObject

@@ -8,6 +8,10 @@ class PlaybooksConfig(AppConfig):
     verbose_name = "Playbooks"
 
     def ready(self) -> None:
-        # Register the playbooks and their job runner.
-        from playbooks import exec_playbooks, runners  # noqa: F401
+        # Register the playbooks, their job runner and what they add to the dashboard and object pages.
+        from playbooks import exec_playbooks, panels, runners  # noqa: F401
         from playbooks.changes import create, library  # noqa: F401
+        from playbooks.notify import on_approval_requested
+        from playbooks.signals import approval_requested
+
+        approval_requested.connect(on_approval_requested, dispatch_uid="playbooks.notify")

@@ -15,8 +15,8 @@ from access import rules
 from playbooks.choices import Mode
 
 if TYPE_CHECKING:
+    from controlplane.runners import JobRunner
     from graph.models import KubeObject
-    from playbooks.runners import PlaybookRunner
 
 
 class Playbook:
@@ -65,7 +65,7 @@ class Playbook:
         """Why this playbook cannot run on ``obj`` right now (shown before anything is requested), or None."""
         return None
 
-    def __init__(self, runner: PlaybookRunner):
+    def __init__(self, runner: JobRunner):
         self.runner = runner
         self.run = runner.run_row
         self.params: dict[str, Any] = dict(self.run.parameters or {})

@@ -16,6 +16,7 @@ from access import rules
 from controlplane.models import AuditEvent, Cluster, Run
 from graph.models import KubeObject
 from playbooks.choices import OPEN_STATUSES, ChangeState, Decision, Mode, PlaybookRunStatus
+from playbooks.signals import approval_requested
 
 
 class PlaybookRun(Run):
@@ -60,12 +61,6 @@ class PlaybookRun(Run):
         ns = f"{self.target_namespace}/" if self.target_namespace else ""
         return f"{self.target_kind} {ns}{self.target_name}"
 
-    @property
-    def playbook_class(self):
-        from playbooks.library import get_playbook
-
-        return get_playbook(self.playbook)
-
     # ------------------------------------------------------------------ state changes
     @classmethod
     def request(cls, playbook, target: KubeObject, user, parameters: dict, batch: str = "",
@@ -108,9 +103,8 @@ class PlaybookRun(Run):
             if run.status == PlaybookRunStatus.QUEUED:
                 run.enqueue(depends_on=depends_on)
             else:
-                from playbooks.notify import notify_approvers
-
-                transaction.on_commit(lambda: notify_approvers(run.pk), robust=True)
+                # playbooks.notify tells the approvers (a receiver: the model does not import its users).
+                transaction.on_commit(lambda: approval_requested.send(sender=cls, run_pk=run.pk), robust=True)
         return run
 
     def approve(self, user, reason: str = "") -> None:

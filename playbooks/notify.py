@@ -10,6 +10,7 @@ from django.core.mail import send_mail
 from django.urls import reverse
 
 from access import rules
+from playbooks.models import PlaybookRun
 
 logger = logging.getLogger(__name__)
 
@@ -20,9 +21,12 @@ def approvers_for(run) -> list:
     return [user for user in users if rules.can_approve(user, run)]
 
 
-def notify_approvers(run_pk: int) -> int:
-    from playbooks.models import PlaybookRun
+def on_approval_requested(sender, run_pk: int, **kwargs) -> None:
+    """Receiver of playbooks.signals.approval_requested (connected in PlaybooksConfig.ready)."""
+    notify_approvers(run_pk)
 
+
+def notify_approvers(run_pk: int) -> int:
     run = PlaybookRun.objects.select_related("target").get(pk=run_pk)
     recipients = [u.email for u in approvers_for(run)]
     if not recipients:

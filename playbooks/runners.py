@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from controlplane.dispatch import register
 from controlplane.kube import KubeError, KubeUnreachable
-from controlplane.runners import JobFailed, JobRunner, register
+from controlplane.runners import JobFailed, JobRunner
 from gitops import GitOpsError
 from playbooks.library import get_playbook
 from playbooks.models import PlaybookRun

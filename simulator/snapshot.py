@@ -8,6 +8,7 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 from . import errors
+from .util import now
 
 if TYPE_CHECKING:
     from .store import Store
@@ -22,7 +23,7 @@ def bulk_load(store: Store, objects: Iterable[dict]) -> int:
     must be loaded before their contents (order matters as for kubectl apply).
     """
     n = 0
-    stamp = _now()
+    stamp = now()
     with store._lock:
         for obj in objects:
             rt = store.registry.by_kind(obj.get("apiVersion", ""), obj.get("kind", ""))
@@ -75,10 +76,3 @@ def load(store: Store, path: str) -> int:
         store._history.clear()
         store._floor = store._rv
         return len(data["objects"])
-
-
-
-def _now() -> str:
-    from .store import now
-
-    return now()

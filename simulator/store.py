@@ -19,6 +19,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from . import errors, snapshot
+from .defaults import apply_defaults  # defaults names Store for type checkers only
 from .gc import GarbageCollection
 from .patch import SERVICE_MERGE_KEYS, PatchError, json_patch, merge_patch, strategic_merge_patch
 from .registry import Registry, ResourceType, flux_crds
@@ -257,8 +258,6 @@ class Store(GarbageCollection):
                 meta["generation"] = 1
             else:
                 meta.pop("generation", None)
-            from .defaults import apply_defaults  # late import: defaults needs the store module
-
             apply_defaults(self, rt, obj)
             if dry_run:
                 meta["resourceVersion"] = str(self._rv)
@@ -342,8 +341,6 @@ class Store(GarbageCollection):
                 return new
             self._remove(rt, old)
             return clone(old)
-        from .defaults import apply_defaults
-
         apply_defaults(self, rt, new)
         if dry_run:
             return new

@@ -1,4 +1,4 @@
-"""Just-in-time namespace access: policy, grants, the request playbook, the expiry sweep and the admin.
-
-See docs/jit-access.md.
+"""Just-in-time access records and rules: the grant model, the policy (allowed roles, durations) and who may see,
+revoke or extend a grant. The workflow built on playbooks (request, grant files in git, expiry sweep, admin) is the
+top-level ``jit`` package, above playbooks. See docs/jit-access.md.
 """

@@ -3,19 +3,19 @@
 A grant is the data that makes expiry guaranteed: who gets which ClusterRole in which namespace, for how long, the
 request run that proposed the RoleBinding in git, when the binding was first seen in the cluster (the duration
 counts from then), and how its removal went (removal pull request, merged, or enforced through the API). The
-sweep (access.jit.sweep) moves grants along; every transition writes an audit event.
+sweep (jit.sweep) moves grants along; every transition writes an audit event.
 """
 
 from __future__ import annotations
 
 from datetime import timedelta
 
+from django.apps import apps
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
 from controlplane.models import AuditEvent, Cluster
-from graph.models import KubeObject
 
 GRANT_LABEL = "fluxplane.io/jit-grant"
 MANAGED_BY_LABEL = "app.kubernetes.io/managed-by"
@@ -53,7 +53,8 @@ class AccessGrant(models.Model):
 
     cluster = models.ForeignKey(Cluster, on_delete=models.PROTECT, related_name="access_grants")
     namespace = models.CharField(max_length=63, db_index=True)
-    namespace_object = models.ForeignKey(KubeObject, null=True, blank=True, on_delete=models.SET_NULL,
+    # graph and playbooks sit above access: their models are named by string (the same below for PlaybookRun).
+    namespace_object = models.ForeignKey("graph.KubeObject", null=True, blank=True, on_delete=models.SET_NULL,
                                          related_name="+")
     role = models.CharField(max_length=253, help_text="the ClusterRole bound in the namespace")
     subject_kind = models.CharField(max_length=8, choices=SubjectKind.choices, default=SubjectKind.USER)
@@ -116,10 +117,9 @@ class AccessGrant(models.Model):
         """Audit one step of this grant (``jit.<verb>``) and keep its request run's log in step."""
         AuditEvent.record(f"jit.{verb}", self, actor=actor, after={"state": self.state, **after}, message=message)
         if self.request_run_id:
-            from playbooks.models import PlaybookRun
-
+            run_model = apps.get_model("playbooks", "PlaybookRun")
             # A fresh row: append_log writes the whole log column, so a stale copy would drop newer lines.
-            run = PlaybookRun.objects.filter(pk=self.request_run_id).first()
+            run = run_model.objects.filter(pk=self.request_run_id).first()
             if run is not None:
                 run.append_log(f"access: {message}")
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import django_rq
+from django.apps import apps
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.db.models import Q, QuerySet
@@ -31,10 +32,8 @@ def visible_grants(user, queryset: QuerySet | None = None) -> QuerySet:
     return queryset.filter(Q(requested_by=user) | Q(namespace_object__in=approvable))
 
 
-def _namespaces():
-    from graph.models import KubeObject
-
-    return KubeObject.objects.filter(kind="Namespace", api_group="")
+def _namespaces() -> QuerySet:
+    return apps.get_model("graph", "KubeObject").objects.filter(kind="Namespace", api_group="")
 
 
 def can_view(user, grant: AccessGrant) -> bool:
@@ -78,6 +77,5 @@ def revoke(grant: AccessGrant, user, reason: str = "") -> AccessGrant:
 
 def enqueue_sweep() -> None:
     """Run a sweep soon (after a revocation) instead of waiting for the next minute."""
-    from .jobs import sweep_access_grants
-
-    django_rq.get_queue("high").enqueue(sweep_access_grants)
+    # The sweep is the jit workflow, above access: RQ imports the job by its dotted name when it runs.
+    django_rq.get_queue("high").enqueue("jit.jobs.sweep_access_grants")

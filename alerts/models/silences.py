@@ -14,7 +14,9 @@ from django.utils import timezone
 
 from access import rules
 from alerts.choices import PushState
+from alerts.enqueue import enqueue_notify, enqueue_push
 from alerts.matchers import validate_matchers
+from alerts.models import coverage
 from alerts.models.channels import AlertmanagerConnection
 from controlplane.models import AuditEvent, Cluster
 from graph.models import KubeObject
@@ -95,8 +97,6 @@ class Silence(models.Model):
     def open(cls, *, target: KubeObject, user, ends_at, reason: str, starts_at=None, include_descendants: bool = True,
              matchers: list[dict] | None = None, until_resumed: bool = False, suspend_run=None) -> Silence:
         """Create a silence on ``target`` for ``user``; refused unless access.rules.can_silence allows it."""
-        from alerts import coverage
-
         if not rules.can_silence(user, target):
             raise PermissionDenied(f"You may not silence alerts of {target}.")
         if not reason.strip():
@@ -120,8 +120,6 @@ class Silence(models.Model):
 
     def update(self, user, *, ends_at=None, reason: str | None = None) -> None:
         """Change the end and/or reason (extend, shorten); refused unless the user may silence the target."""
-        from alerts import coverage
-
         self._check_user(user)
         with transaction.atomic():
             locked = type(self).objects.select_for_update().get(pk=self.pk)
@@ -148,9 +146,6 @@ class Silence(models.Model):
 
         Alerts it silenced are matched again; those still firing and now unsilenced are notified.
         """
-        from alerts import coverage
-        from alerts.jobs import enqueue_notify
-
         if user is not None:
             self._check_user(user)
         with transaction.atomic():
@@ -180,25 +175,9 @@ class Silence(models.Model):
 
     def enqueue_push(self) -> None:
         """Push to every Alertmanager connection that takes silences, after the transaction commits."""
-        from alerts.jobs import enqueue_push
-
         if AlertmanagerConnection.objects.filter(push_silences=True).exists():
             pk = self.pk
             transaction.on_commit(lambda: enqueue_push(pk), robust=True)
-
-
-class SilenceObject(models.Model):
-    """One object a silence covers (its target and, by default, the target's subtree): the precomputed set."""
-
-    silence = models.ForeignKey(Silence, on_delete=models.CASCADE, related_name="covered")
-    object = models.ForeignKey(KubeObject, on_delete=models.CASCADE, related_name="+")
-
-    class Meta:
-        constraints = [models.UniqueConstraint(fields=["silence", "object"], name="alerts_silence_object")]
-        indexes = [models.Index(fields=["object", "silence"])]
-
-    def __str__(self) -> str:
-        return f"{self.silence_id} covers {self.object_id}"
 
 
 class PushedSilence(models.Model):

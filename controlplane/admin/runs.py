@@ -10,9 +10,9 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 
+from controlplane.dispatch import registered_runners
 from controlplane.jobs import start_system_job
 from controlplane.models import SystemRun
-from controlplane.runners import registered_runners
 
 
 class RunAdminMixin:

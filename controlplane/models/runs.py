@@ -14,6 +14,7 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models, transaction
 from django.utils import timezone
 
+from controlplane import dispatch
 from controlplane.redaction import redact, redact_text
 
 MAX_LOG_LINES = 5000  # a runaway job must not grow one row without bound
@@ -97,9 +98,7 @@ class Run(models.Model):
         ``depends_on`` (an RQ job id) makes it start after that job ends, whatever its outcome (ordered bulk runs).
         If Redis is down at that moment the row simply stays queued; the periodic sweep enqueues it later.
         """
-        from controlplane import runners  # runners imports models; keep the import lazy
-
-        transaction.on_commit(lambda: runners.enqueue_run(self, depends_on=depends_on), robust=True)
+        transaction.on_commit(lambda: dispatch.enqueue_run(self, depends_on=depends_on), robust=True)
 
 
 class SystemRun(Run):

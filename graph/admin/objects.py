@@ -12,6 +12,7 @@ from django.utils.html import format_html
 from django.utils.safestring import mark_safe
 
 from access import rules
+from controlplane import extensions
 from controlplane.models import Cluster
 from graph import render
 from graph.admin.filters import KindFilter, NamespaceFilter, PresenceFilter
@@ -60,16 +61,8 @@ class KubeObjectAdmin(admin.ModelAdmin):
         return False
 
     def get_actions(self, request):
-        """Bulk playbooks (suspend, resume, reconcile) the user may run somewhere; each goes to a confirmation
-        page that lists every selected object and whether it will run."""
-        from playbooks.library import all_playbooks
-
-        actions = {}
-        for playbook in all_playbooks():
-            if playbook.bulk and rules.has_any_grant(request.user, playbook.verb):
-                actions[f"playbook_{playbook.name}"] = (_bulk_action(playbook.name), f"playbook_{playbook.name}",
-                                                        f"{playbook.title} selected …")
-        return actions
+        """Bulk actions other apps register (playbooks: suspend, resume, reconcile the selection)."""
+        return extensions.actions("bulk", request)
 
     def has_change_permission(self, request, obj=None) -> bool:
         return False
@@ -146,7 +139,6 @@ class KubeObjectAdmin(admin.ModelAdmin):
             "legend": render.legend(),
             "stale": cluster_is_stale(obj.cluster),
             "has_change_permission": False,
-            "playbooks": _playbooks_for(request.user, obj),
             **(extra_context or {}),
         }
         return TemplateResponse(request, self.change_form_template, context)
@@ -192,23 +184,6 @@ class KubeObjectAdmin(admin.ModelAdmin):
             "stale": next((cluster_is_stale(c) for c in clusters if c.pk == cluster_id), False),
         }
         return TemplateResponse(request, "admin/graph/graph.html", context)
-
-
-def _bulk_action(name: str):
-    def action(modeladmin, request, queryset):
-        from playbooks.admin import PlaybookRunAdmin
-        from playbooks.models import PlaybookRun
-
-        return PlaybookRunAdmin(PlaybookRun, modeladmin.admin_site).bulk_view(request, name)
-
-    action.__name__ = f"playbook_{name}"
-    return action
-
-
-def _playbooks_for(user, obj: KubeObject) -> list:
-    from playbooks.library import playbooks_for
-
-    return [(p, reverse("admin:playbooks_start", args=[p.name, obj.pk])) for p in playbooks_for(user, obj)]
 
 
 def _int(value) -> int | None:

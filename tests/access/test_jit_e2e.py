@@ -14,12 +14,12 @@ from guardian.shortcuts import assign_perm
 
 from access.jit import policy
 from access.jit.models import AccessGrant, GrantState
-from access.jit.playbook import request_access
-from access.jit.sweep import LOCK_NAME, sweep
 from alerts.models import Alert
 from controlplane.kube import KubeAdapter, KubeError
 from controlplane.models import AuditEvent
 from graph.models import KubeObject
+from jit.playbook import request_access
+from jit.sweep import LOCK_NAME, sweep
 from playbooks.choices import ChangeState, PlaybookRunStatus
 from playbooks.fluxexec import REQUESTED_AT, rfc3339nano
 from tests.graph.conftest import wait_for

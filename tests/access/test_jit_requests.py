@@ -14,9 +14,9 @@ from guardian.shortcuts import assign_perm
 
 from access.jit import policy
 from access.jit.models import AccessGrant, GrantState
-from access.jit.playbook import request_access
 from access.jit.rules import revoke
 from graph.models import KubeObject
+from jit.playbook import request_access
 from playbooks.choices import PlaybookRunStatus
 from playbooks.models import PlaybookRun
 from tests.playbooks.test_gitops_e2e import demo, people  # noqa: F401  (fixtures)

@@ -12,10 +12,10 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.utils import timezone
 from guardian.shortcuts import assign_perm
 
-from alerts import coverage, health, jobs
+from alerts import health, jobs
 from alerts.intake import ingest_alertmanager
 from alerts.maintenance import close_for_resume
-from alerts.models import Alert, Silence
+from alerts.models import Alert, Silence, coverage
 from controlplane.models import AuditEvent
 from graph.sync import sync_cluster
 from playbooks.choices import PlaybookRunStatus

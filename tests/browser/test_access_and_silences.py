@@ -21,11 +21,11 @@ from django.utils import timezone
 from guardian.shortcuts import assign_perm
 
 from access.jit.models import AccessGrant, GrantState
-from access.jit.sweep import sweep
 from alerts.models import Silence
 from controlplane.kube import KubeAdapter, KubeError
 from graph.models import KubeObject
 from graph.sync import sync_cluster
+from jit.sweep import sweep
 from playbooks.choices import ChangeState, PlaybookRunStatus
 from tests.browser.conftest import ARTIFACTS, DOC_IMAGES
 from tests.graph.conftest import wait_for

@@ -6,9 +6,10 @@ import django_rq
 import pytest
 from django.utils import timezone
 
+from controlplane.dispatch import register, rq_job_id
 from controlplane.jobs import start_system_job, sweep_runs_job
 from controlplane.models import AuditEvent, RunStatus, SystemRun
-from controlplane.runners import JobFailed, JobRunner, execute, register, rq_job_id
+from controlplane.runners import JobFailed, JobRunner, execute
 
 pytestmark = pytest.mark.django_db
 

@@ -11,8 +11,8 @@ from django.urls import reverse
 from django.utils import timezone
 from guardian.shortcuts import assign_perm
 
+from controlplane.dispatch import rq_job_id
 from controlplane.models import AuditEvent
-from controlplane.runners import rq_job_id
 from playbooks.choices import PlaybookRunStatus
 from playbooks.exec_playbooks import Reconcile
 from playbooks.jobs import expire_pending_runs

@@ -3,6 +3,9 @@
 The covered set of a silence is its target plus (by default) every descendant along the Flux tree's ``created`` and
 ``owns`` edges, expanded in memory from one query of the cluster's tree edges, and stored as SilenceObject rows.
 Matching alerts to silences is then a join on those rows plus the silences' label matchers: no tree walk per alert.
+
+It sits in the models package below the Silence model, which calls it on every change (a silence is named by its
+relations here, never imported, so the model and its coverage do not import each other).
 """
 
 from __future__ import annotations
@@ -10,22 +13,34 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable
 
+from django.db import models
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from alerts.choices import AlertStatus
 from alerts.matchers import matches
-from alerts.models import Alert, Silence, SilenceObject
-from graph.choices import EdgeType
+from alerts.models.alerts import Alert
 from graph.models import Edge, KubeObject
 
-TREE_EDGES = (EdgeType.CREATED, EdgeType.OWNS)
+
+class SilenceObject(models.Model):
+    """One object a silence covers (its target and, by default, the target's subtree): the precomputed set."""
+
+    silence = models.ForeignKey("alerts.Silence", on_delete=models.CASCADE, related_name="covered")
+    object = models.ForeignKey(KubeObject, on_delete=models.CASCADE, related_name="+")
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["silence", "object"], name="alerts_silence_object")]
+        indexes = [models.Index(fields=["object", "silence"])]
+
+    def __str__(self) -> str:
+        return f"{self.silence_id} covers {self.object_id}"
 
 
 def tree_children(cluster_id: int) -> dict[int, list[int]]:
     """source → targets of the cluster's Flux tree, from one query."""
     children: dict[int, list[int]] = defaultdict(list)
-    for source, target in Edge.objects.filter(cluster_id=cluster_id, type__in=TREE_EDGES).values_list(
+    for source, target in Edge.objects.filter(cluster_id=cluster_id, type__in=Edge.TREE_TYPES).values_list(
             "source_id", "target_id"):
         children[source].append(target)
     return children
@@ -56,9 +71,9 @@ def covered_ids(target: KubeObject, include_descendants: bool,
     return expand(roots, children if children is not None else tree_children(target.cluster_id))
 
 
-def refresh_coverage(silences: Iterable[Silence]) -> int:
+def refresh_coverage(silences: Iterable) -> int:
     """Recompute and store the covered sets of ``silences`` (one edge query per cluster). Returns rows written."""
-    by_cluster: dict[int, list[Silence]] = defaultdict(list)
+    by_cluster: dict[int, list] = defaultdict(list)
     for silence in silences:
         by_cluster[silence.cluster_id].append(silence)
     written = 0
@@ -78,12 +93,13 @@ def refresh_coverage(silences: Iterable[Silence]) -> int:
     return written
 
 
-def active_silences_q(now=None) -> Q:
+def active_silences_q(now=None, prefix: str = "") -> Q:
+    """Silences in force at ``now``; ``prefix`` (e.g. ``silence__``) applies it across a relation."""
     now = now or timezone.now()
-    return Q(expired_at__isnull=True, starts_at__lte=now, ends_at__gt=now)
+    return Q(**{f"{prefix}expired_at__isnull": True, f"{prefix}starts_at__lte": now, f"{prefix}ends_at__gt": now})
 
 
-def alerts_of_silence(silence: Silence) -> QuerySet:
+def alerts_of_silence(silence) -> QuerySet:
     """Alerts a change of ``silence`` may affect: those on its covered objects, and those it silenced."""
     return Alert.objects.filter(Q(object_id__in=SilenceObject.objects.filter(silence=silence).values("object_id"))
                                 | Q(silenced_by=silence))
@@ -110,7 +126,7 @@ def rematch(alerts: QuerySet) -> list[int]:
     object_ids = {a.object_id for a in rows if a.object_id}
     candidates: dict[int, list[tuple[int, list[dict]]]] = defaultdict(list)
     for object_id, silence_id, silence_matchers in SilenceObject.objects.filter(
-            object_id__in=object_ids, silence__in=Silence.objects.filter(active_silences_q())).values_list(
+            active_silences_q(prefix="silence__"), object_id__in=object_ids).values_list(
             "object_id", "silence_id", "silence__matchers"):
         candidates[object_id].append((silence_id, silence_matchers or []))
     changed, unsilenced = [], []

@@ -18,17 +18,17 @@ from django.urls import reverse
 from django.utils import timezone
 
 from access import rules
+from access.jit import policy
+from access.jit.models import AccessGrant, GrantState, SubjectKind
 from controlplane.models import GitConnection
 from controlplane.runners import JobFailed
 from gitops.providers import GitHubProvider
 from graph.models import KubeObject
+from jit import gitfiles
 from playbooks.changes.base import GitOpsPlaybook, request_source_reconcile
 from playbooks.choices import ChangeState, Decision
 from playbooks.library import register
 from playbooks.models import PlaybookRun
-
-from . import gitfiles, policy
-from .models import AccessGrant, GrantState, SubjectKind
 
 _TICKET = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._#/:-]{0,99}$")
 MAX_REASON = 2000
@@ -37,7 +37,7 @@ MAX_REASON = 2000
 @register
 class RequestNamespaceAccess(GitOpsPlaybook):
     """Time-boxed access to a Flux-managed namespace: a RoleBinding to an allowed ClusterRole, proposed in git,
-    approved by someone else, removed again by the expiry sweep (access.jit.sweep)."""
+    approved by someone else, removed again by the expiry sweep (jit.sweep)."""
 
     name = "request-namespace-access"
     setting = "requestNamespaceAccess"

@@ -5,6 +5,6 @@ from __future__ import annotations
 
 def sweep_access_grants() -> dict[str, int]:
     """Every minute: activate, expire, remove and enforce access grants (idempotent, catches up after downtime)."""
-    from .sweep import sweep
+    from jit.sweep import sweep
 
     return sweep()

@@ -14,11 +14,10 @@ from django.utils.html import format_html
 from django.views.decorators.http import require_POST
 
 from access import rules as access_rules
+from access.jit import policy, rules
+from access.jit.models import OPEN_STATES, AccessGrant, ActiveAccessGrant, GrantState, MyAccessGrant, SubjectKind
 from graph.models import KubeObject
-
-from . import policy, rules
-from .models import OPEN_STATES, AccessGrant, ActiveAccessGrant, GrantState, MyAccessGrant, SubjectKind
-from .playbook import RequestNamespaceAccess, extension_initial, request_access
+from jit.playbook import RequestNamespaceAccess, extension_initial, request_access
 
 
 class AccessRequestForm(forms.Form):

@@ -14,13 +14,12 @@ from dataclasses import dataclass
 
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 
+from access.jit.models import GRANT_LABEL, MANAGED_BY_LABEL
 from gitops import NotEditable, kustomize, paths
 from gitops.create import list_in_kustomization
 from gitops.locate import Location
 from gitops.yamldoc import documents, dump, edit_document
 from gitops.yamledit import Change
-
-from .models import GRANT_LABEL, MANAGED_BY_LABEL
 
 ANNOTATION = "fluxplane.io/"
 

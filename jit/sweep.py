@@ -25,6 +25,8 @@ from django.conf import settings
 from django.utils import timezone
 from redis.exceptions import LockError
 
+from access.jit import policy
+from access.jit.models import GRANT_LABEL, AccessGrant, GrantState
 from controlplane import context
 from controlplane.kube import KubeAdapter, KubeError, KubeUnreachable
 from controlplane.models import Cluster, GitConnection
@@ -32,12 +34,10 @@ from gitops import GitOpsError
 from gitops.providers import GitHubProvider, PlainGitProvider
 from gitops.repo import DEFAULT_COMMITTER, branch_name, commit_message
 from gitops.validate import build_check
+from jit import gitfiles
 from playbooks.changes.base import request_source_reconcile, working_copy
 from playbooks.changes.tracking import track
 from playbooks.choices import ChangeState, PlaybookRunStatus
-
-from . import gitfiles, policy
-from .models import GRANT_LABEL, AccessGrant, GrantState
 
 logger = logging.getLogger(__name__)
 
@@ -284,7 +284,7 @@ def _removal_merged(grant: AccessGrant, now: datetime, message: str) -> None:
     namespace = grant.namespace_object
     if namespace is None or grant.request_run is None:
         return
-    from .playbook import RequestNamespaceAccess
+    from jit.playbook import RequestNamespaceAccess
 
     try:
         ks = RequestNamespaceAccess.context(namespace).kustomization

@@ -1,0 +1,7 @@
+"""Signals graph sends, so that higher apps react without graph importing them (alerts turns health transitions
+into alerts)."""
+
+from django.dispatch import Signal
+
+# Sent after a sync of one cluster's mirror has committed, with ``cluster`` (a controlplane Cluster).
+mirror_synced = Signal()
