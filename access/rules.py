@@ -180,3 +180,26 @@ def visible_objects(user, queryset: QuerySet, verb: str = VIEW) -> QuerySet:
     """Restrict a KubeObject queryset to what the user may see (list pages, the graph, the dashboard)."""
     condition = visible_filter(user, verb)
     return queryset if condition is None else queryset.filter(condition)
+
+
+def visible_runs(user, queryset: QuerySet) -> QuerySet:
+    """Runs (any model with ``requested_by`` and ``target``) a user sees: every run with the model's view permission,
+    else their own and those on objects they may view."""
+    opts = queryset.model._meta
+    if not _active(user):
+        return queryset.none()
+    if user.has_perm(f"{opts.app_label}.view_{opts.model_name}"):
+        return queryset
+    condition = visible_filter(user)
+    targets = _objects() if condition is None else _objects().filter(condition)
+    return queryset.filter(Q(requested_by=user) | Q(target__in=targets))
+
+
+def can_view_run(user, run) -> bool:
+    """One run: visible to its requester, to whoever may view its target, and to holders of the view permission."""
+    if not _active(user):
+        return False
+    opts = run._meta
+    if user.has_perm(f"{opts.app_label}.view_{opts.model_name}") or run.requested_by_id == user.pk:
+        return True
+    return run.target is not None and can_view(user, run.target)

@@ -49,12 +49,17 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "guardian",
     "django_rq",
+    "rest_framework",
+    "django_filters",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
     "controlplane",
     "graph",
     "playbooks",
     "access",
     "alerts",
     "jit",
+    "api",
 ]
 
 MIDDLEWARE = [
@@ -265,3 +270,26 @@ LOGGING = {
 }
 
 LOGIN_URL = "admin:login"
+
+# REST API (api/, docs/api.md): personal tokens or the admin session; every view applies access/rules.py itself.
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "api.auth.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",  # the browser, with CSRF
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["api.auth.TokenScope"],
+    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_THROTTLE_RATES": {},
+    "URL_FORMAT_OVERRIDE": None,  # no ?format= switch: the CSV export has its own URL (audit/export/)
+    "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Fluxplane API",
+    "DESCRIPTION": "Graph, health, playbook runs and approvals, alerts, silences and the audit log of Fluxplane.",
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",  # served from our own static files: the CSP allows no CDN
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+}

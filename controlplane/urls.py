@@ -10,6 +10,7 @@ urlpatterns = [
     path("", RedirectView.as_view(pattern_name="admin:index", permanent=False)),
     path("healthz", healthz, name="healthz"),
     path("admin/", admin.site.urls),
+    path("api/", include("api.urls")),  # REST API for automation and the fluxplane CLI (docs/api.md)
     # Machine endpoints (Alertmanager webhook, Flux notification events), authenticated by token / HMAC.
     path("alerts/", include("alerts.urls")),
 ]

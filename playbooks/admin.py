@@ -68,20 +68,12 @@ class PlaybookRunAdmin(RunAdminMixin, admin.ModelAdmin):
         return self.get_readonly_fields(request, obj)
 
     def get_queryset(self, request):
-        qs = super().get_queryset(request).select_related("cluster", "target")
-        if request.user.has_perm("playbooks.view_playbookrun"):
-            return qs
         # Users see their own runs and those on objects they may view.
-        condition = rules.visible_filter(request.user)
-        visible_targets = KubeObject.objects.all() if condition is None else KubeObject.objects.filter(condition)
-        return qs.filter(requested_by=request.user) | qs.filter(target__in=visible_targets)
+        return rules.visible_runs(request.user, super().get_queryset(request).select_related("cluster", "target"))
 
     def has_view_permission(self, request, obj=None) -> bool:
-        if request.user.has_perm("playbooks.view_playbookrun"):
-            return True
         if obj is not None:
-            return obj.requested_by_id == request.user.pk or (obj.target is not None and rules.can_view(request.user,
-                                                                                                        obj.target))
+            return rules.can_view_run(request.user, obj)
         return request.user.is_authenticated and request.user.is_staff
 
     def has_module_permission(self, request) -> bool:

@@ -16,7 +16,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 
 # Lowest first: each package may import only packages before it in this list.
-ORDER = ["gitops", "controlplane", "access", "graph", "alerts", "playbooks", "jit"]
+ORDER = ["gitops", "controlplane", "access", "graph", "alerts", "playbooks", "jit", "api"]
 SIMULATOR = "simulator"
 PACKAGES = [*ORDER, SIMULATOR]
 

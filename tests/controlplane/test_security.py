@@ -96,7 +96,9 @@ ALLOWED = {"index", "password_change", "password_change_done", "jsi18n", "logout
            # Lists scoped to what the user may see (their own runs and grants, grants on objects they may view):
            # they open, and show nothing of anybody else's (the world below has none of theirs).
            "playbooks_playbookrun_changelist", "access_myaccessgrant_changelist", "access_accessgrant_changelist",
-           "access_activeaccessgrant_changelist"}
+           "access_activeaccessgrant_changelist",
+           # Every staff user manages their own API tokens (the list shows only theirs).
+           "api_apitoken_changelist", "api_apitoken_add"}
 
 
 def test_unprivileged_staff_walk(client, make_user, world):

@@ -1,0 +1,331 @@
+"""API views. Each one asks access/rules.py what the caller may see or do, exactly as the admin does; an object
+outside the caller's grants answers 404, the same as one that does not exist."""
+
+from __future__ import annotations
+
+import csv
+from datetime import timedelta
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import Q
+from django.http import StreamingHttpResponse
+from django.shortcuts import get_object_or_404
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+from django_filters import rest_framework as filters
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema
+from rest_framework import exceptions, mixins, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.pagination import CursorPagination
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from access import rules
+from alerts.models import Alert, Silence
+from api import serializers as s
+from controlplane.admin.audit import _Echo, csv_safe
+from controlplane.models import AuditEvent, Cluster
+from gitops import GitOpsError
+from graph import render
+from graph.choices import HealthChoices
+from graph.models import Edge, KubeObject
+from playbooks.changes.forms import cleaned_for_storage
+from playbooks.choices import Mode, PlaybookRunStatus
+from playbooks.library import get_playbook
+from playbooks.models import PlaybookRun
+
+
+class Pages(CursorPagination):
+    """Cursor pagination: stable while rows are added (the audit log grows as you page)."""
+
+    page_size = 100
+    max_page_size = 1000
+    page_size_query_param = "limit"
+    ordering = "-id"
+
+
+def _refuse(exc: Exception) -> exceptions.APIException:
+    """A model method's refusal as the API's answer (403 for permission, 400 for bad input)."""
+    if isinstance(exc, PermissionDenied):
+        return exceptions.PermissionDenied(str(exc) or "You may not do this.")
+    messages = exc.messages if isinstance(exc, ValidationError) else [str(exc)]
+    return exceptions.ValidationError({"detail": messages})
+
+
+class ClusterViewSet(viewsets.ReadOnlyModelViewSet):
+    """Clusters Fluxplane mirrors (names and sync state only; connections are never shown)."""
+
+    serializer_class = s.ClusterSerializer
+    pagination_class = None
+
+    def get_queryset(self):
+        if not rules.has_any_grant(self.request.user, rules.VIEW):
+            return Cluster.objects.none()
+        return Cluster.objects.order_by("name")
+
+
+class ObjectFilter(filters.FilterSet):
+    kind = filters.CharFilter(field_name="kind", lookup_expr="iexact")
+    namespace = filters.CharFilter()
+    cluster = filters.CharFilter(field_name="cluster__name")
+    health = filters.ChoiceFilter(field_name="rollup_health", choices=HealthChoices.choices)
+    search = filters.CharFilter(method="filter_search", help_text="name, namespace or kind contains")
+    deleted = filters.BooleanFilter(field_name="deleted_at", lookup_expr="isnull", exclude=True)
+
+    class Meta:
+        model = KubeObject
+        fields = ["kind", "namespace", "cluster", "health", "search", "deleted"]
+
+    def filter_search(self, queryset, name, value):
+        return queryset.filter(Q(name__icontains=value) | Q(namespace__icontains=value) | Q(kind__iexact=value))
+
+
+class ObjectViewSet(viewsets.ReadOnlyModelViewSet):
+    """Mirrored objects the caller may view, with health and why; one object with conditions and edges; its graph."""
+
+    filterset_class = ObjectFilter
+    pagination_class = Pages
+
+    def get_queryset(self):
+        qs = KubeObject.objects.select_related("cluster").defer("spec", "status", "events", "owner_references")
+        if self.action == "list" and "deleted" not in self.request.query_params:
+            qs = qs.filter(deleted_at__isnull=True)
+        return rules.visible_objects(self.request.user, qs)
+
+    def get_serializer_class(self):
+        return s.ObjectDetailSerializer if self.action == "retrieve" else s.ObjectSerializer
+
+    def retrieve(self, request: Request, *args, **kwargs) -> Response:
+        obj = self.get_object()
+        visible = rules.visible_filter(request.user)
+        related = []
+        for edge in Edge.objects.filter(Q(source=obj) | Q(target=obj)).select_related("source__cluster",
+                                                                                       "target__cluster")[:500]:
+            other, direction = (edge.target, "out") if edge.source_id == obj.pk else (edge.source, "in")
+            related.append((edge.type, direction, other))
+        allowed = {o.pk for o in KubeObject.objects.filter(pk__in=[o.pk for _, _, o in related]).filter(
+            visible if visible is not None else Q())}
+        edges = [{"type": t, "direction": d, "object": o} for t, d, o in related if o.pk in allowed]
+        return Response(s.ObjectDetailSerializer(obj, context={"edges": edges}).data)
+
+    @extend_schema(responses={200: dict})
+    @action(detail=True)
+    def graph(self, request: Request, pk=None) -> Response:
+        """The object's subtree with sources and dependsOn, as nodes and edges (what the admin draws)."""
+        obj = self.get_object()
+        data = render.select(render.GraphScope(root_id=obj.pk), visible=rules.visible_filter(request.user))
+        return Response({
+            "root": obj.pk,
+            "nodes": s.ObjectSerializer(list(data.nodes.values()), many=True).data,
+            "edges": [{"source": a, "target": b, "type": t} for a, b, t in data.edges],
+            "truncated": data.truncated,
+        })
+
+
+class RunFilter(filters.FilterSet):
+    status = filters.ChoiceFilter(choices=PlaybookRunStatus.choices)
+    playbook = filters.CharFilter()
+    mine = filters.BooleanFilter(method="filter_mine", help_text="only runs I requested")
+
+    class Meta:
+        model = PlaybookRun
+        fields = ["status", "playbook", "mine"]
+
+    def filter_mine(self, queryset, name, value):
+        return queryset.filter(requested_by=self.request.user) if value else queryset
+
+
+class RunViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
+    """Playbook runs: list and read the runs the caller may see, request one, approve, reject or cancel it."""
+
+    serializer_class = s.RunSerializer
+    filterset_class = RunFilter
+    pagination_class = Pages
+
+    def get_queryset(self):
+        qs = PlaybookRun.objects.select_related("cluster", "target").prefetch_related("approvals")
+        return rules.visible_runs(self.request.user, qs)
+
+    @extend_schema(request=s.RunRequestSerializer, responses={201: s.RunSerializer, 200: dict})
+    def create(self, request: Request, *args, **kwargs) -> Response:
+        """Request a playbook: the same checks and the same form validation as the admin's playbook page."""
+        body = s.RunRequestSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        try:
+            playbook = get_playbook(body.validated_data["playbook"])
+        except LookupError as exc:
+            raise exceptions.ValidationError({"playbook": [str(exc)]}) from None
+        target = get_object_or_404(rules.visible_objects(request.user, KubeObject.objects.all()),
+                                   pk=body.validated_data["target"])
+        if not playbook.enabled():
+            raise exceptions.ValidationError({"playbook": [f"The {playbook.title} playbook is switched off."]})
+        if not playbook.applies_to(target):
+            raise exceptions.ValidationError({"playbook": [f"{playbook.title} does not apply to {target}."]})
+        if not playbook.allowed(request.user, target):
+            raise exceptions.PermissionDenied(f"You may not run {playbook.title} on {target}.")
+        if hasattr(playbook, "start_url"):
+            raise exceptions.ValidationError({"playbook": ["Request namespace access in the admin."]})
+        refusal = playbook.refusal(target)
+        if refusal:
+            raise exceptions.ValidationError({"detail": [refusal]})
+        form = playbook.form_class(data=_with_defaults(playbook, target, body.validated_data["parameters"]))
+        if not form.is_valid():
+            raise exceptions.ValidationError({"parameters": form.errors.get_json_data()})
+        params = cleaned_for_storage(form.cleaned_data)
+        diff = ""
+        try:
+            if playbook.mode == Mode.GITOPS:
+                preview = playbook.preview(target, params)
+                if preview.errors:
+                    raise exceptions.ValidationError({"detail": preview.errors, "diff": preview.diff})
+                diff = preview.diff
+                if body.validated_data["dry_run"]:
+                    return Response({"diff": diff, "files": preview.files, "summary": preview.summary})
+            elif body.validated_data["dry_run"]:
+                return Response({"diff": "", "summary": f"{playbook.title} on {target}"})
+            run = PlaybookRun.request(playbook, target, request.user, params, diff=diff)
+        except (ValidationError, PermissionDenied, GitOpsError) as exc:
+            raise _refuse(exc) from None
+        return Response(s.RunSerializer(run).data, status=status.HTTP_201_CREATED)
+
+    def _decide(self, request: Request, method: str) -> Response:
+        run = self.get_object()
+        body = s.DecisionSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        try:
+            if method == "cancel":
+                run.cancel(request.user)
+            else:
+                getattr(run, method)(request.user, body.validated_data["reason"])
+        except (ValidationError, PermissionDenied) as exc:
+            raise _refuse(exc) from None
+        run.refresh_from_db()
+        return Response(s.RunSerializer(run).data)
+
+    @extend_schema(request=s.DecisionSerializer, responses=s.RunSerializer)
+    @action(detail=True, methods=["post"])
+    def approve(self, request: Request, pk=None) -> Response:
+        """Approve (never your own request; needs approve_run on the target or an ancestor)."""
+        return self._decide(request, "approve")
+
+    @extend_schema(request=s.DecisionSerializer, responses=s.RunSerializer)
+    @action(detail=True, methods=["post"])
+    def reject(self, request: Request, pk=None) -> Response:
+        """Reject with a reason."""
+        return self._decide(request, "reject")
+
+    @extend_schema(request=None, responses=s.RunSerializer)
+    @action(detail=True, methods=["post"])
+    def cancel(self, request: Request, pk=None) -> Response:
+        """Withdraw a run that has not started (its requester)."""
+        return self._decide(request, "cancel")
+
+
+def _with_defaults(playbook, target: KubeObject, given: dict) -> dict:
+    """The parameters as the admin's form would submit them: what the page pre-fills (field initials, and for GitOps
+    playbooks the target's current values), overridden by what the caller gave."""
+    data = {}
+    for name, field in playbook.form_class.base_fields.items():
+        if field.initial is not None:
+            data[name] = field.initial() if callable(field.initial) else field.initial
+    if playbook.mode == Mode.GITOPS:
+        data.update({k: v for k, v in playbook.form_initial(target).items() if v is not None})
+    return {**data, **given}
+
+
+class ApprovalViewSet(viewsets.ReadOnlyModelViewSet):
+    """Runs waiting for the caller's decision (never their own)."""
+
+    serializer_class = s.RunSerializer
+    pagination_class = None
+
+    def get_queryset(self):
+        user = self.request.user
+        pending = PlaybookRun.objects.filter(status=PlaybookRunStatus.PENDING_APPROVAL).exclude(
+            requested_by=user).select_related("target", "cluster").prefetch_related("approvals")
+        return PlaybookRun.objects.filter(pk__in=[r.pk for r in pending if rules.can_approve(user, r)]).select_related(
+            "target", "cluster").prefetch_related("approvals").order_by("-id")
+
+
+class AlertViewSet(viewsets.ReadOnlyModelViewSet):
+    """Alerts on objects the caller may view."""
+
+    serializer_class = s.AlertSerializer
+    pagination_class = Pages
+    filterset_fields = ["status", "source", "severity", "namespace"]
+
+    def get_queryset(self):
+        visible = rules.visible_objects(self.request.user, KubeObject.objects.all())
+        return Alert.objects.filter(object__in=visible)
+
+
+class SilenceViewSet(viewsets.ReadOnlyModelViewSet):
+    """Silences whose target the caller may view."""
+
+    serializer_class = s.SilenceSerializer
+    pagination_class = Pages
+
+    def get_queryset(self):
+        visible = rules.visible_objects(self.request.user, KubeObject.objects.all())
+        return Silence.objects.filter(target__in=visible)
+
+
+class AuditFilter(filters.FilterSet):
+    verb = filters.CharFilter(lookup_expr="startswith")
+    actor = filters.CharFilter(field_name="actor_username")
+    since = filters.CharFilter(method="filter_since", help_text="an ISO time or a duration such as 30m, 12h, 7d")
+    target_type = filters.CharFilter(method="filter_type", help_text="app_label.model, e.g. playbooks.playbookrun")
+
+    class Meta:
+        model = AuditEvent
+        fields = ["verb", "actor", "since", "target_type", "request_id"]
+
+    def filter_since(self, queryset, name, value):
+        return queryset.filter(time__gte=parse_since(value))
+
+    def filter_type(self, queryset, name, value):
+        app_label, _, model = value.partition(".")
+        return queryset.filter(target_type__app_label=app_label, target_type__model=model)
+
+
+def parse_since(value: str):
+    """``7d``/``12h``/``30m`` before now, or an ISO time; anything else is a 400 with the accepted forms."""
+    units = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+    if value[:-1].isdigit() and value[-1:] in units:
+        return timezone.now() - timedelta(**{units[value[-1]]: int(value[:-1])})
+    when = parse_datetime(value)
+    if when is None:
+        raise exceptions.ValidationError({"since": ["Use a duration such as 30m, 12h, 7d or an ISO time."]})
+    return when if timezone.is_aware(when) else timezone.make_aware(when)
+
+
+class AuditViewSet(viewsets.ReadOnlyModelViewSet):
+    """The audit log (needs the permission to view audit events, as in the admin); ``export/`` streams CSV."""
+
+    serializer_class = s.AuditEventSerializer
+    filterset_class = AuditFilter
+    pagination_class = Pages
+
+    def get_queryset(self):
+        if not self.request.user.has_perm("controlplane.view_auditevent"):
+            raise exceptions.PermissionDenied("Reading the audit log needs the 'view audit event' permission.")
+        return AuditEvent.objects.select_related("target_type")
+
+    @extend_schema(responses={(200, "text/csv"): OpenApiTypes.STR}, filters=True)
+    @action(detail=False, pagination_class=None, filter_backends=[filters.DjangoFilterBackend])
+    def export(self, request: Request) -> StreamingHttpResponse:
+        """The filtered audit log as CSV (spreadsheet formulas defused, as in the admin's export), oldest first."""
+        rows = self.filter_queryset(self.get_queryset()).order_by("id")
+        header = ["id", "time", "actor_username", "context", "request_id", "verb", "target_type", "target_id",
+                  "target_repr", "message"]
+
+        def stream():
+            writer = csv.writer(_Echo())
+            yield writer.writerow(header)
+            for data in (s.AuditEventSerializer(e).data for e in rows.iterator(chunk_size=1000)):
+                yield writer.writerow([csv_safe(data[k]) for k in header])
+
+        response = StreamingHttpResponse(stream(), content_type="text/csv")
+        response["Content-Disposition"] = 'attachment; filename="fluxplane-audit.csv"'
+        return response
