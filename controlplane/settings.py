@@ -222,6 +222,8 @@ FLUXPLANE_APPROVAL_EXPIRY_HOURS = env.int("FLUXPLANE_APPROVAL_EXPIRY_HOURS", 72)
 FLUXPLANE_EXEC_POLL_SECONDS = float(env.str("FLUXPLANE_EXEC_POLL_SECONDS", "2"))
 FLUXPLANE_GIT_CACHE_DIR = env.str("FLUXPLANE_GIT_CACHE_DIR") or str(DATA_DIR / "git")
 FLUXPLANE_BASE_URL = env.str("FLUXPLANE_BASE_URL", "http://127.0.0.1:8000")
+# How long a signed approve/reject link sent to an approver stays valid (api/links.py).
+FLUXPLANE_DECISION_LINK_HOURS = env.int("FLUXPLANE_DECISION_LINK_HOURS", 24)
 
 # Alerts: webhook credentials (an endpoint without its credential configured refuses everything), timing, policy.
 FLUXPLANE_ALERTMANAGER_WEBHOOK_TOKEN = env.str("FLUXPLANE_ALERTMANAGER_WEBHOOK_TOKEN")

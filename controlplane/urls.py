@@ -4,6 +4,7 @@ from django.contrib import admin
 from django.urls import include, path
 from django.views.generic import RedirectView
 
+from api.links import decide
 from controlplane.views import healthz
 
 urlpatterns = [
@@ -11,6 +12,7 @@ urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("admin/", admin.site.urls),
     path("api/", include("api.urls")),  # REST API for automation and the fluxplane CLI (docs/api.md)
+    path("decide/<str:token>/", decide, name="decision-link"),  # signed approve/reject links sent to approvers
     # Machine endpoints (Alertmanager webhook, Flux notification events), authenticated by token / HMAC.
     path("alerts/", include("alerts.urls")),
 ]
