@@ -112,3 +112,43 @@ class AuditEventSerializer(serializers.ModelSerializer):
 
     def get_target_type(self, event: AuditEvent) -> str:
         return f"{event.target_type.app_label}.{event.target_type.model}" if event.target_type_id else ""
+
+
+class GrantSerializer(serializers.ModelSerializer):
+    """A just-in-time access grant: who gets which ClusterRole where, for how long, and where it stands."""
+
+    state_display = serializers.CharField(source="get_state_display")
+    request_run = serializers.IntegerField(source="request_run_id", allow_null=True)
+
+    class Meta:
+        from access.jit.models import AccessGrant
+
+        model = AccessGrant
+        fields = ["id", "namespace", "role", "subject_kind", "subject_name", "state", "state_display", "reason",
+                  "ticket", "requested_by_username", "request_run", "activated_at", "expires_at", "ends_at",
+                  "revoked_at"]
+
+
+class GrantRequestSerializer(serializers.Serializer):
+    """Ask for a ClusterRole in a namespace (the policy decides which roles and durations, as in the admin form)."""
+
+    namespace = serializers.IntegerField(help_text="id of the Namespace object")
+    role = serializers.CharField()
+    duration = serializers.CharField(help_text="1h, 4h, 8h, 1d, 3d or 7d (capped by the policy)")
+    reason = serializers.CharField(max_length=2000)
+    ticket = serializers.CharField(max_length=100, required=False, default="", allow_blank=True)
+    subject_kind = serializers.ChoiceField(choices=["User", "Group"], default="User")
+    group = serializers.CharField(required=False, default="", allow_blank=True)
+
+
+class SilenceRequestSerializer(serializers.Serializer):
+    """A silence on an object (and by default everything below it), as the admin's silence form takes it."""
+
+    target = serializers.IntegerField(help_text="object id")
+    duration_minutes = serializers.IntegerField(min_value=1)
+    reason = serializers.CharField(max_length=2000)
+    include_descendants = serializers.BooleanField(default=True)
+    matchers = serializers.CharField(required=False, default="", allow_blank=True,
+                                     help_text='label matchers, one per line: severity="warning"')
+    starts_at = serializers.DateTimeField(required=False, allow_null=True, default=None)
+    preview = serializers.BooleanField(default=False, help_text="only show what it would cover")

@@ -13,6 +13,7 @@ router.register("runs", views.RunViewSet, basename="run")
 router.register("approvals", views.ApprovalViewSet, basename="approval")
 router.register("alerts", views.AlertViewSet, basename="alert")
 router.register("silences", views.SilenceViewSet, basename="silence")
+router.register("grants", views.GrantViewSet, basename="grant")
 router.register("audit", views.AuditViewSet, basename="audit")
 
 urlpatterns = [

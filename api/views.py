@@ -22,7 +22,10 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from access import rules
-from alerts.models import Alert, Silence
+from access.jit import rules as jit_rules
+from access.jit.models import AccessGrant
+from alerts.forms import SilenceForm
+from alerts.models import Alert, Silence, coverage
 from api import serializers as s
 from controlplane.admin.audit import _Echo, csv_safe
 from controlplane.models import AuditEvent, Cluster
@@ -30,6 +33,7 @@ from gitops import GitOpsError
 from graph import render
 from graph.choices import HealthChoices
 from graph.models import Edge, KubeObject
+from jit.playbook import RequestNamespaceAccess, extension_initial, request_access
 from playbooks.changes.forms import cleaned_for_storage
 from playbooks.choices import Mode, PlaybookRunStatus
 from playbooks.library import get_playbook
@@ -260,15 +264,114 @@ class AlertViewSet(viewsets.ReadOnlyModelViewSet):
         return Alert.objects.filter(object__in=visible)
 
 
-class SilenceViewSet(viewsets.ReadOnlyModelViewSet):
-    """Silences whose target the caller may view."""
+class SilenceViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
+    """Silences whose target the caller may view; create one (or preview its coverage) on a subtree; end one."""
 
     serializer_class = s.SilenceSerializer
     pagination_class = Pages
 
     def get_queryset(self):
         visible = rules.visible_objects(self.request.user, KubeObject.objects.all())
-        return Silence.objects.filter(target__in=visible)
+        return Silence.objects.filter(target__in=visible).select_related("target")
+
+    @extend_schema(request=s.SilenceRequestSerializer, responses={201: s.SilenceSerializer, 200: dict})
+    def create(self, request: Request, *args, **kwargs) -> Response:
+        """The admin's silence form, validated the same way (durations, matchers, the policy's maximum)."""
+        body = s.SilenceRequestSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        data = body.validated_data
+        target = get_object_or_404(rules.visible_objects(request.user, KubeObject.objects.filter(
+            deleted_at__isnull=True)), pk=data["target"])
+        if not rules.can_silence(request.user, target):
+            raise exceptions.PermissionDenied(f"You may not silence alerts of {target}.")
+        form = SilenceForm(data={"duration_minutes": data["duration_minutes"], "reason": data["reason"],
+                                 "include_descendants": data["include_descendants"], "matchers": data["matchers"],
+                                 "starts_at": data["starts_at"] or ""})
+        if not form.is_valid():
+            raise exceptions.ValidationError(form.errors.get_json_data())
+        clean = form.cleaned_data
+        if data["preview"]:
+            found = coverage.preview(target, clean["include_descendants"], clean["matchers"])
+            return Response({"objects": s.ObjectSerializer(found["objects"], many=True).data,
+                             "alerts": s.AlertSerializer(found["alerts"], many=True).data})
+        starts_at, ends_at = form.window()
+        try:
+            silence = Silence.open(target=target, user=request.user, ends_at=ends_at, starts_at=starts_at,
+                                   reason=clean["reason"], include_descendants=clean["include_descendants"],
+                                   matchers=clean["matchers"])
+        except (ValidationError, PermissionDenied) as exc:
+            raise _refuse(exc) from None
+        return Response(s.SilenceSerializer(silence).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=None, responses=s.SilenceSerializer)
+    @action(detail=True, methods=["post"])
+    def end(self, request: Request, pk=None) -> Response:
+        """End the silence now (alerts it silenced are matched again)."""
+        silence = self.get_object()
+        try:
+            silence.expire(request.user, f"ended by {request.user.get_username()} through the API")
+        except (ValidationError, PermissionDenied) as exc:
+            raise _refuse(exc) from None
+        silence.refresh_from_db()
+        return Response(s.SilenceSerializer(silence).data)
+
+
+class GrantViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
+    """Just-in-time access grants the caller may see (their own, those they may approve, all for admins); request
+    access to a namespace, revoke, or ask to extend. Approving is the request run's approval (``/api/runs/``)."""
+
+    serializer_class = s.GrantSerializer
+    pagination_class = Pages
+    filterset_fields = ["state", "namespace", "role"]
+
+    def get_queryset(self):
+        return jit_rules.visible_grants(self.request.user, AccessGrant.objects.select_related("request_run"))
+
+    def _request(self, request: Request, namespace: KubeObject, given: dict,
+                 extends: AccessGrant | None = None) -> Response:
+        body = s.GrantRequestSerializer(data={**given, "namespace": namespace.pk})
+        body.is_valid(raise_exception=True)
+        data = body.validated_data
+        if not RequestNamespaceAccess.enabled() or not rules.can_request_access(request.user, namespace):
+            raise exceptions.PermissionDenied(f"You may not request access to namespace {namespace.name}.")
+        try:
+            grant = request_access(request.user, namespace, data["role"], data["duration"], data["reason"],
+                                   data["ticket"], data["subject_kind"], data["group"], extends=extends)
+        except (ValidationError, PermissionDenied) as exc:
+            raise _refuse(exc) from None
+        return Response(s.GrantSerializer(grant).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=s.GrantRequestSerializer, responses={201: s.GrantSerializer})
+    def create(self, request: Request, *args, **kwargs) -> Response:
+        """Request access: the policy's roles, durations and approvals, exactly as the admin's request form."""
+        namespace_id = request.data.get("namespace")
+        namespace = get_object_or_404(rules.visible_objects(request.user, KubeObject.objects.filter(
+            kind="Namespace", api_group="")), pk=namespace_id if str(namespace_id).isdigit() else 0)
+        return self._request(request, namespace, dict(request.data))
+
+    @extend_schema(request=s.DecisionSerializer, responses=s.GrantSerializer)
+    @action(detail=True, methods=["post"])
+    def revoke(self, request: Request, pk=None) -> Response:
+        """End the access now (its requester, approvers on the namespace, superusers)."""
+        grant = self.get_object()
+        body = s.DecisionSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        try:
+            grant = jit_rules.revoke(grant, request.user, body.validated_data["reason"])
+        except (ValidationError, PermissionDenied) as exc:
+            raise _refuse(exc) from None
+        return Response(s.GrantSerializer(grant).data)
+
+    @extend_schema(request=s.GrantRequestSerializer, responses={201: s.GrantSerializer})
+    @action(detail=True, methods=["post"])
+    def extend(self, request: Request, pk=None) -> Response:
+        """Ask for more time: a new request, pre-filled from the grant, approved again."""
+        grant = self.get_object()
+        if not jit_rules.can_extend(request.user, grant):
+            raise exceptions.PermissionDenied("Only the requester asks for more time.")
+        # The extension's defaults (the same access, asked for again), overridden by what the caller gave.
+        return self._request(request, grant.namespace_object, {**extension_initial(grant), **request.data},
+                             extends=grant)
 
 
 class AuditFilter(filters.FilterSet):
