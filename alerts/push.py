@@ -15,6 +15,7 @@ from collections import defaultdict
 
 from django.db import transaction
 from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 
 from access import rules
 from alerts.alertmanager import AlertmanagerError
@@ -123,22 +124,27 @@ def push(silence: Silence, connection: AlertmanagerConnection) -> dict[str, int]
                                                                defaults={"matchers": matchers})
     client = connection.client()
     try:
-        remote = {}
+        remote, items = {}, {}
         marker = f"[fluxplane:{silence.pk}:"
         for item in client.silences():
             comment = item.get("comment") or ""
             if marker in comment and (item.get("status") or {}).get("state") != "expired":
                 key = comment[comment.index(marker) + len(marker):].split("]", 1)[0]
                 remote.setdefault(key, []).append(item["id"])
+                items[item["id"]] = item
         for key, row in rows.items():
             known = remote.pop(key, [])
             if key in wanted:
                 current = row.alertmanager_id if row.alertmanager_id in known else (known[0] if known else None)
-                new_id = client.put_silence(
-                    matchers=wanted[key], starts_at=silence.starts_at, ends_at=silence.ends_at,
-                    created_by=f"{silence.created_by_username or 'fluxplane'} via Fluxplane",
-                    comment=f"{silence.reason} — Fluxplane silence #{silence.pk} on {silence.target_label} "
-                            f"{tag(silence, key)}", silence_id=current)
+                comment = (f"{silence.reason} — Fluxplane silence #{silence.pk} on {silence.target_label} "
+                           f"{tag(silence, key)}")
+                if current and _unchanged(items[current], wanted[key], silence.ends_at, comment):
+                    new_id = current  # a retry: Alertmanager already holds exactly this silence
+                else:
+                    new_id = client.put_silence(
+                        matchers=wanted[key], starts_at=_start(items.get(current), silence.starts_at),
+                        ends_at=silence.ends_at, created_by=f"{silence.created_by_username or 'fluxplane'} via "
+                                                            f"Fluxplane", comment=comment, silence_id=current)
                 for duplicate in known:  # left over by an earlier lost response
                     if duplicate != new_id:
                         client.expire_silence(duplicate)
@@ -159,6 +165,27 @@ def push(silence: Silence, connection: AlertmanagerConnection) -> dict[str, int]
             state=PushState.EXPIRED, revision=silence.revision).update(state=PushState.FAILED, last_error=str(exc))
         raise
     return counts
+
+
+def _same_second(remote: str | None, local) -> bool:
+    when = parse_datetime(remote or "")
+    return when is not None and int(when.timestamp()) == int(local.timestamp())
+
+
+def _unchanged(item: dict, matchers: list[dict], ends_at, comment: str) -> bool:
+    """Whether the Alertmanager silence already says what we would push (then a retry sends nothing)."""
+    theirs = sorted((m.get("name"), m.get("value"), bool(m.get("isRegex")), m.get("isEqual", True))
+                    for m in item.get("matchers") or [])
+    ours = sorted((m.get("name"), m.get("value"), bool(m.get("isRegex")), m.get("isEqual", True)) for m in matchers)
+    return theirs == ours and item.get("comment") == comment and _same_second(item.get("endsAt"), ends_at)
+
+
+def _start(item: dict | None, starts_at):
+    """The start to send. Alertmanager moves a past start to the moment it creates the silence, and it replaces (a
+    new id, the old one expired) an active silence whose update names another start: keep the start it holds."""
+    if item and (item.get("status") or {}).get("state") == "active":
+        return parse_datetime(item.get("startsAt") or "") or starts_at
+    return starts_at
 
 
 def _done(row: PushedSilence, state: str, revision: int, **fields) -> None:

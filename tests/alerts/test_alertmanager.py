@@ -4,7 +4,8 @@ expiring it in Fluxplane expires it there."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+import time
+from datetime import UTC, timedelta
 
 import pytest
 import requests
@@ -114,11 +115,21 @@ def test_alertmanager_alerts_resolve_silence_push_and_expire(cluster, alertmanag
                         ("KubeDeploymentReplicasMismatch", "podinfo"): "suppressed",
                         ("KubePodCrashLooping", "cert-manager"): "active", ("NodeDiskFull", ""): "active"}
 
-    # Pushing again (a retry) changes nothing in Alertmanager: no duplicate silences.
+    # Pushing again (a retry) changes nothing in Alertmanager: no duplicate silences. Alertmanager moved each
+    # silence's past start to its creation time and compares starts by the second: wait for the next second so a
+    # retry that sent our own start would be caught replacing every silence.
     from alerts.jobs import push_silence_job
 
+    time.sleep(1.1)
     push_silence_job(silence.pk)
-    assert len(requests.get(f"{alertmanager}/api/v2/silences", timeout=5).json()) == len(pushes)
+    assert {s["id"] for s in requests.get(f"{alertmanager}/api/v2/silences", timeout=5).json()} == set(remote)
+
+    # Extending it updates the same Alertmanager silences in place.
+    silence.update(oncall, ends_at=silence.ends_at + timezone.timedelta(minutes=30))
+    drain()
+    after = requests.get(f"{alertmanager}/api/v2/silences", timeout=5).json()
+    assert {s["id"] for s in after} == set(remote)
+    assert all(s["endsAt"].startswith(silence.ends_at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M")) for s in after)
 
     # Expiring the Fluxplane silence expires it in Alertmanager and unmutes the alerts.
     silence.expire(oncall)
