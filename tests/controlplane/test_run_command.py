@@ -110,7 +110,7 @@ def test_run_command_connects_and_syncs_the_demo_cluster(running_stack):
     session.post(login_url, data={"username": username, "password": password,
                                   "csrfmiddlewaretoken": csrf(session, login_url), "next": "/admin/"},
                  headers={"Referer": login_url}, timeout=10)
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + 180  # red after the broken app's health-check timeout: slow machines need longer
     page = ""
     while time.monotonic() < deadline:
         page = session.get(admin_url + "graph/kustomization/", timeout=10).text
