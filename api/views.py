@@ -60,10 +60,13 @@ def _refuse(exc: Exception) -> exceptions.APIException:
 class ClusterViewSet(viewsets.ReadOnlyModelViewSet):
     """Clusters Fluxplane mirrors (names and sync state only; connections are never shown)."""
 
+    queryset = Cluster.objects.none()  # the model, for the schema
     serializer_class = s.ClusterSerializer
     pagination_class = None
 
     def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):  # drawing the schema: no user, no rows
+            return Cluster.objects.none()
         if not rules.has_any_grant(self.request.user, rules.VIEW):
             return Cluster.objects.none()
         return Cluster.objects.order_by("name")
@@ -88,10 +91,13 @@ class ObjectFilter(filters.FilterSet):
 class ObjectViewSet(viewsets.ReadOnlyModelViewSet):
     """Mirrored objects the caller may view, with health and why; one object with conditions and edges; its graph."""
 
+    queryset = KubeObject.objects.none()  # the model, for the schema
     filterset_class = ObjectFilter
     pagination_class = Pages
 
     def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):  # drawing the schema: no user, no rows
+            return KubeObject.objects.none()
         qs = KubeObject.objects.select_related("cluster").defer("spec", "status", "events", "owner_references")
         if self.action == "list" and "deleted" not in self.request.query_params:
             qs = qs.filter(deleted_at__isnull=True)
@@ -143,11 +149,14 @@ class RunFilter(filters.FilterSet):
 class RunViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
     """Playbook runs: list and read the runs the caller may see, request one, approve, reject or cancel it."""
 
+    queryset = PlaybookRun.objects.none()  # the model, for the schema
     serializer_class = s.RunSerializer
     filterset_class = RunFilter
     pagination_class = Pages
 
     def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):  # drawing the schema: no user, no rows
+            return PlaybookRun.objects.none()
         qs = PlaybookRun.objects.select_related("cluster", "target").prefetch_related("approvals")
         return rules.visible_runs(self.request.user, qs)
 
@@ -241,10 +250,13 @@ def _with_defaults(playbook, target: KubeObject, given: dict) -> dict:
 class ApprovalViewSet(viewsets.ReadOnlyModelViewSet):
     """Runs waiting for the caller's decision (never their own)."""
 
+    queryset = PlaybookRun.objects.none()  # the model, for the schema
     serializer_class = s.RunSerializer
     pagination_class = None
 
     def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):  # drawing the schema: no user, no rows
+            return PlaybookRun.objects.none()
         user = self.request.user
         pending = PlaybookRun.objects.filter(status=PlaybookRunStatus.PENDING_APPROVAL).exclude(
             requested_by=user).select_related("target", "cluster").prefetch_related("approvals")
@@ -255,11 +267,14 @@ class ApprovalViewSet(viewsets.ReadOnlyModelViewSet):
 class AlertViewSet(viewsets.ReadOnlyModelViewSet):
     """Alerts on objects the caller may view."""
 
+    queryset = Alert.objects.none()  # the model, for the schema
     serializer_class = s.AlertSerializer
     pagination_class = Pages
     filterset_fields = ["status", "source", "severity", "namespace"]
 
     def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):  # drawing the schema: no user, no rows
+            return Alert.objects.none()
         visible = rules.visible_objects(self.request.user, KubeObject.objects.all())
         return Alert.objects.filter(object__in=visible)
 
@@ -267,10 +282,13 @@ class AlertViewSet(viewsets.ReadOnlyModelViewSet):
 class SilenceViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
     """Silences whose target the caller may view; create one (or preview its coverage) on a subtree; end one."""
 
+    queryset = Silence.objects.none()  # the model, for the schema
     serializer_class = s.SilenceSerializer
     pagination_class = Pages
 
     def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):  # drawing the schema: no user, no rows
+            return Silence.objects.none()
         visible = rules.visible_objects(self.request.user, KubeObject.objects.all())
         return Silence.objects.filter(target__in=visible).select_related("target")
 
@@ -320,11 +338,14 @@ class GrantViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
     """Just-in-time access grants the caller may see (their own, those they may approve, all for admins); request
     access to a namespace, revoke, or ask to extend. Approving is the request run's approval (``/api/runs/``)."""
 
+    queryset = AccessGrant.objects.none()  # the model, for the schema
     serializer_class = s.GrantSerializer
     pagination_class = Pages
     filterset_fields = ["state", "namespace", "role"]
 
     def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):  # drawing the schema: no user, no rows
+            return AccessGrant.objects.none()
         return jit_rules.visible_grants(self.request.user, AccessGrant.objects.select_related("request_run"))
 
     def _request(self, request: Request, namespace: KubeObject, given: dict,
@@ -406,11 +427,14 @@ def parse_since(value: str):
 class AuditViewSet(viewsets.ReadOnlyModelViewSet):
     """The audit log (needs the permission to view audit events, as in the admin); ``export/`` streams CSV."""
 
+    queryset = AuditEvent.objects.none()  # the model, for the schema
     serializer_class = s.AuditEventSerializer
     filterset_class = AuditFilter
     pagination_class = Pages
 
     def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):  # drawing the schema: no user, no rows
+            return AuditEvent.objects.none()
         if not self.request.user.has_perm("controlplane.view_auditevent"):
             raise exceptions.PermissionDenied("Reading the audit log needs the 'view audit event' permission.")
         return AuditEvent.objects.select_related("target_type")
