@@ -63,6 +63,6 @@ def test_dockerfile_copies_paths_that_exist():
     assert missing == []
 
 
-@pytest.mark.parametrize("app", ["controlplane", "graph", "playbooks", "access", "alerts"])
+@pytest.mark.parametrize("app", ["controlplane", "gitops", "graph", "playbooks", "access", "alerts"])
 def test_every_app_is_copied_into_the_image(app):
     assert f"COPY {app} ./{app}" in (ROOT / "Dockerfile").read_text()
