@@ -7,6 +7,7 @@ import os
 import re
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -66,3 +67,38 @@ def test_dockerfile_copies_paths_that_exist():
 @pytest.mark.parametrize("app", ["controlplane", "gitops", "graph", "playbooks", "access", "alerts"])
 def test_every_app_is_copied_into_the_image(app):
     assert f"COPY {app} ./{app}" in (ROOT / "Dockerfile").read_text()
+
+
+def test_alive_role_reads_the_heartbeat_file_age(tmp_path):
+    """The liveness probe of worker, scheduler and watcher: no file or an old one fails, a fresh one passes."""
+    beats = tmp_path / "hb"
+    env = {"FLUXPLANE_HEARTBEAT_DIR": str(beats), "FLUXPLANE_APP_DIR": str(ROOT), "PATH": "/usr/bin:/bin"}
+
+    def alive(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run(["bash", str(ENTRYPOINT), "alive", *args], env=env, capture_output=True, text=True,
+                              timeout=30)
+
+    result = alive("scheduler", "60")
+    assert result.returncode == 1 and "no heartbeat yet" in result.stderr
+    from controlplane import heartbeat
+
+    os.environ["FLUXPLANE_HEARTBEAT_DIR"] = str(beats)
+    try:
+        heartbeat.beat("scheduler")
+    finally:
+        del os.environ["FLUXPLANE_HEARTBEAT_DIR"]
+    assert alive("scheduler", "60").returncode == 0
+    old = time.time() - 300
+    os.utime(beats / "scheduler", (old, old))
+    result = alive("scheduler", "60")
+    assert result.returncode == 1 and "limit 60s" in result.stderr
+    assert alive("scheduler").returncode != 0  # the age is required
+
+
+def test_wait_for_schema_role_times_out_on_an_empty_database(tmp_path):
+    result = entrypoint("wait-for-schema", "--timeout", "1", "--interval", "0.5", tmp_path=tmp_path)
+    assert result.returncode == 1
+    assert "migrations not applied yet" in result.stdout and "not up to date after 1s" in result.stderr
+    assert entrypoint("migrate", tmp_path=tmp_path).returncode == 0
+    result = entrypoint("wait-for-schema", "--timeout", "5", tmp_path=tmp_path)
+    assert result.returncode == 0 and "schema is up to date" in result.stdout

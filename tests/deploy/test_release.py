@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import re
+import shutil
 import subprocess
 import sys
 import tarfile
@@ -69,8 +70,12 @@ def test_the_chart_packages_and_the_package_renders(tmp_path):
 
 
 def test_the_wheel_builds_with_its_data_and_licence(tmp_path):
-    result = subprocess.run([sys.executable, "-m", "pip", "wheel", str(ROOT), "--no-deps", "-q", "-w", str(tmp_path)],
-                            capture_output=True, text=True, timeout=300)
+    # pip builds in the source tree (build/, *.egg-info): build from a copy, never touching the checkout
+    source = tmp_path / "src"
+    shutil.copytree(ROOT, source, ignore=shutil.ignore_patterns(".git", ".venv", "build", "dist", "*.egg-info",
+                                                                "__pycache__", "var", "node_modules", "tests"))
+    result = subprocess.run([sys.executable, "-m", "pip", "wheel", str(source), "--no-deps", "-q", "-w",
+                             str(tmp_path)], capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr
     [wheel] = tmp_path.glob("fluxplane-*.whl")
     assert wheel.name.startswith(f"fluxplane-{version()}-")
