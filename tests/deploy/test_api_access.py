@@ -14,13 +14,13 @@ import pytest
 from access.jit.models import GRANT_LABEL
 from access.jit.sweep import ClusterBindings
 from controlplane.kube import KubeAdapter
+from controlplane.runners import JobFailed
 from graph import apiaccess
 from graph.kinds import KUSTOMIZE_GROUP
 from graph.sync import sync_cluster
 from graph.watch import ClusterWatcher
 from playbooks.fluxexec import FluxExecutor
-from controlplane.runners import JobFailed
-from tests.graph.conftest import cluster, no_stale_sync_locks, simulator, tree_sim, wait_for  # noqa: F401
+from tests.graph.conftest import wait_for
 
 DISCOVERY = ("api", "apis")
 
