@@ -23,6 +23,7 @@ COPY graph ./graph
 COPY playbooks ./playbooks
 COPY access ./access
 COPY alerts ./alerts
+COPY jit ./jit
 COPY manage.py ./
 COPY docker/entrypoint.sh /usr/local/bin/fluxplane-entrypoint
 RUN pip install . \

@@ -42,11 +42,13 @@ class Lease:
         self.held = False
 
     def acquire(self) -> bool:
-        """Take the lease if nobody holds it (or renew it if we do). Redis errors count as "not held"."""
-        if self.held:
-            return self.renew()
+        """Take the lease if nobody holds it, or extend it if we do (also when this process had counted it lost,
+        e.g. after a Redis error: the key may still be ours). Redis errors count as "not held"."""
         try:
-            self.held = bool(self.connection.set(self.key, self.token, nx=True, px=self.ttl_ms))
+            if self.connection.eval(_RENEW, 1, self.key, self.token, self.ttl_ms):
+                self.held = True
+            else:
+                self.held = bool(self.connection.set(self.key, self.token, nx=True, px=self.ttl_ms))
         except redis.RedisError as exc:
             logger.warning("lease %s: %s", self.key, exc)
             self.held = False

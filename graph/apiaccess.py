@@ -85,7 +85,7 @@ def api_uses() -> tuple[ApiUse, ...]:
                                                                        "(ownerReferences)"))
     uses.append(ApiUse(WORKER, "", "events", "list", "sync: events of mirrored objects"))
     uses.append(ApiUse(WORKER, RBAC_GROUP, "rolebindings", "delete", "JIT sweep: an expired grant's binding "
-                                                                     "(access/jit/sweep.py)", selector=JIT_GRANT_LABEL))
+                                                                     "(jit/sweep.py)", selector=JIT_GRANT_LABEL))
     for kind in FLUX_KINDS:
         uses.append(ApiUse(WATCHER, kind.group, kind.plural, "list", "watch: a resourceVersion to start from"))
         uses.append(ApiUse(WATCHER, kind.group, kind.plural, "watch", "watch: changes to Flux objects"))

@@ -33,3 +33,11 @@ def test_redis_unreachable_means_not_held():
     lease = Lease(redis.Redis(host="127.0.0.1", port=1, socket_connect_timeout=0.5), "t3")
     assert not lease.acquire() and not lease.renew()
     lease.release()  # nothing held, nothing raised
+
+
+def test_a_holder_that_counted_the_lease_lost_gets_it_back_if_still_its_own(redis_connection):
+    lease, other = Lease(redis_connection, "t4", ttl=5), Lease(redis_connection, "t4", ttl=5)
+    assert lease.acquire()
+    lease.held = False  # e.g. a Redis timeout during renew: the key is still ours
+    assert lease.acquire() and lease.held
+    assert not other.acquire()

@@ -12,13 +12,13 @@ from __future__ import annotations
 import pytest
 
 from access.jit.models import GRANT_LABEL
-from access.jit.sweep import ClusterBindings
 from controlplane.kube import KubeAdapter
 from controlplane.runners import JobFailed
 from graph import apiaccess
 from graph.kinds import KUSTOMIZE_GROUP
 from graph.sync import sync_cluster
 from graph.watch import ClusterWatcher
+from jit.sweep import ClusterBindings
 from playbooks.fluxexec import FluxExecutor
 from tests.graph.conftest import wait_for
 

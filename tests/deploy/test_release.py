@@ -85,7 +85,7 @@ def test_the_wheel_builds_with_its_data_and_licence(tmp_path):
     assert "License-Expression: Apache-2.0" in metadata
     assert any(n.endswith(".dist-info/licenses/LICENSE") for n in names)
     assert any(n.endswith(".dist-info/licenses/NOTICE") for n in names)
-    for package in ("controlplane", "gitops", "graph", "playbooks", "access", "alerts"):
+    for package in ("controlplane", "gitops", "graph", "playbooks", "access", "alerts", "jit"):
         assert f"{package}/__init__.py" in names
     assert any(n.startswith("controlplane/templates/") for n in names)  # package data
 
