@@ -588,6 +588,31 @@ def test_rolebinding_deletion_is_limited_to_jit_grants_by_admission(rendered):
     assert binding["spec"] == {"policyName": policy["metadata"]["name"], "validationActions": ["Deny"]}
 
 
+def test_the_admission_policy_admits_exactly_fluxplanes_jit_deletions(rendered):
+    """Evaluate the policy's CEL as the API server would (cel-python): the match condition picks the workers'
+    account only, the validation lets through a labelled binding only."""
+    import celpy
+
+    spec = find(rendered["minimal"], "ValidatingAdmissionPolicy")["spec"]
+    env = celpy.Environment()
+    [condition] = [env.program(env.compile(c["expression"])) for c in spec["matchConditions"]]
+    [validation] = [env.program(env.compile(v["expression"])) for v in spec["validations"]]
+
+    def matches(username: str) -> bool:
+        return bool(condition.evaluate({"request": celpy.json_to_cel({"userInfo": {"username": username}})}))
+
+    def admitted(metadata: dict) -> bool:
+        return bool(validation.evaluate({"oldObject": celpy.json_to_cel({"metadata": metadata})}))
+
+    assert matches("system:serviceaccount:fluxplane:fp-fluxplane")
+    for other in ("system:serviceaccount:fluxplane:fp-fluxplane-watcher", "system:serviceaccount:other:fp-fluxplane",
+                  "alice@example.com"):
+        assert not matches(other), other  # people and other accounts are not limited by Fluxplane's policy
+    assert admitted({"name": "jit-alice", "labels": {"fluxplane.io/jit-grant": "7"}})
+    assert not admitted({"name": "team-admins", "labels": {"team": "a"}})
+    assert not admitted({"name": "no-labels"})
+
+
 def test_the_code_changes_the_cluster_only_where_rbac_expects():
     """Writes to the API go through KubeAdapter.patch/delete; if a new caller appears, revisit graph/apiaccess.py."""
     callers: dict[str, set[str]] = {"patch": set(), "delete": set()}
