@@ -47,9 +47,9 @@ def test_entrypoint_refuses_unknown_roles(tmp_path):
 def test_compose_services_use_entrypoint_roles_and_health_checks():
     compose = YAML(typ="safe").load((ROOT / "docker-compose.yml").read_text())
     services = compose["services"]
-    assert set(services) == {"postgres", "redis", "web", "worker", "scheduler"}
+    assert set(services) == {"postgres", "redis", "web", "worker", "scheduler", "watcher"}
     roles = set(re.findall(r"^  (\w+)\)", ENTRYPOINT.read_text(), re.M))
-    for name in ("web", "worker", "scheduler"):
+    for name in ("web", "worker", "scheduler", "watcher"):
         assert services[name]["command"][0] in roles
         assert services[name]["environment"]["DATABASE_URL"].startswith("postgres://")
     for name in ("postgres", "redis", "web"):
