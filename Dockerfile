@@ -24,6 +24,7 @@ COPY playbooks ./playbooks
 COPY access ./access
 COPY alerts ./alerts
 COPY jit ./jit
+COPY api ./api
 COPY manage.py ./
 COPY docker/entrypoint.sh /usr/local/bin/fluxplane-entrypoint
 RUN pip install . \

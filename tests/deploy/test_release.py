@@ -85,8 +85,9 @@ def test_the_wheel_builds_with_its_data_and_licence(tmp_path):
     assert "License-Expression: Apache-2.0" in metadata
     assert any(n.endswith(".dist-info/licenses/LICENSE") for n in names)
     assert any(n.endswith(".dist-info/licenses/NOTICE") for n in names)
-    for package in ("controlplane", "gitops", "graph", "playbooks", "access", "alerts", "jit"):
-        assert f"{package}/__init__.py" in names
+    packages = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"]["find"]
+    for package in (p.rstrip("*") for p in packages["include"]):
+        assert f"{package}/__init__.py" in names, package
     assert any(n.startswith("controlplane/templates/") for n in names)  # package data
 
 
