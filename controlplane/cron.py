@@ -1,6 +1,7 @@
 """Every periodic job, registered in one place.
 
-Started by ``python manage.py rqcron controlplane.cron`` (scripts/run.sh and the worker deployment do this).
+Started by ``python manage.py scheduler`` (scripts/run.sh, the container's scheduler role): only the replica
+holding the scheduler lease enqueues (controlplane/leases.py).
 Each function is idempotent, so a missed tick or two schedulers running at once change nothing; the schedule
 only makes things prompt, correctness never depends on it.
 """

@@ -226,8 +226,11 @@ class KubeAdapter:
         return self._request("PATCH", f"{resource.collection_path(namespace)}/{quote(name, safe='')}", body=body,
                              content_type=content_type)
 
-    def delete(self, resource: ApiResource, namespace: str | None, name: str) -> dict:
-        return self._request("DELETE", f"{resource.collection_path(namespace)}/{quote(name, safe='')}")
+    def delete(self, resource: ApiResource, namespace: str | None, name: str, uid: str = "") -> dict:
+        """Delete one object; with ``uid``, only that very object (the server answers 409 when the name now
+        belongs to another one, e.g. recreated since it was listed)."""
+        body = {"apiVersion": "v1", "kind": "DeleteOptions", "preconditions": {"uid": uid}} if uid else None
+        return self._request("DELETE", f"{resource.collection_path(namespace)}/{quote(name, safe='')}", body=body)
 
     def watch(self, resource: ApiResource, resource_version: str, label_selector: str | None = None,
               timeout_seconds: int = 300) -> Iterator[WatchEvent]:

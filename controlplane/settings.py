@@ -67,6 +67,8 @@ MIDDLEWARE = [
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "controlplane.middleware.RequestIdMiddleware",
     "controlplane.security.ContentSecurityPolicyMiddleware",
+    # /livez, /readyz, /healthz: answered whatever the Host (by path; ALLOWED_HOSTS untouched): controlplane/health.py
+    "controlplane.health.HealthMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -182,8 +184,8 @@ if not RELAXED:
         # decision (FLUXPLANE_HSTS_PRELOAD=1), so its absence is not reported as a deployment problem.
         SILENCED_SYSTEM_CHECKS = ["security.W021"]
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
-    # The health endpoint is probed over plain HTTP by orchestrators.
-    SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+    # The health endpoints are probed over plain HTTP by orchestrators.
+    SECURE_REDIRECT_EXEMPT = [r"^(livez|readyz|healthz)$"]
 
 # Playbooks: each can be switched off; names mirror the seed chart's values (playbooks.suspend → ..._SUSPEND).
 FLUXPLANE_PLAYBOOKS = {

@@ -1,15 +1,14 @@
-"""URL configuration: the admin is the product; /healthz is for load balancers and orchestrators."""
+"""URL configuration: the admin is the product. /livez, /readyz and /healthz are answered by
+controlplane.health.HealthMiddleware (before the Host check), so they have no URL pattern here."""
 
 from django.contrib import admin
 from django.urls import include, path
 from django.views.generic import RedirectView
 
 from api.links import decide
-from controlplane.views import healthz
 
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="admin:index", permanent=False)),
-    path("healthz", healthz, name="healthz"),
     path("admin/", admin.site.urls),
     path("api/", include("api.urls")),  # REST API for automation and the fluxplane CLI (docs/api.md)
     path("decide/<str:token>/", decide, name="decision-link"),  # signed approve/reject links sent to approvers

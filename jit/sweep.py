@@ -57,6 +57,7 @@ class ClusterBindings:
         self.adapter: KubeAdapter | None = None
         self.resource = None
         self.found: dict[tuple[str, str], int | None] | None = None  # (namespace, name) → grant id; None: unknown
+        self.uids: dict[tuple[str, str], str] = {}
         try:
             self.adapter = KubeAdapter(cluster)
             self.resource = self.adapter.find_resource(RBAC_GROUP, "RoleBinding", ("v1",))
@@ -67,7 +68,9 @@ class ClusterBindings:
             for item in items:
                 meta = item.get("metadata") or {}
                 label = str((meta.get("labels") or {}).get(GRANT_LABEL, ""))
-                self.found[(meta.get("namespace", ""), meta.get("name", ""))] = int(label) if label.isdigit() else None
+                key = (meta.get("namespace", ""), meta.get("name", ""))
+                self.found[key] = int(label) if label.isdigit() else None
+                self.uids[key] = meta.get("uid", "")
         except (KubeUnreachable, KubeError) as exc:
             # Git steps still happen; presence-dependent steps wait for a pass that can see the cluster.
             logger.warning("access sweep: cannot list RoleBindings of cluster %s: %s", cluster.name, exc)
@@ -78,11 +81,17 @@ class ClusterBindings:
         return (grant.namespace, grant.binding_name) in self.found
 
     def delete(self, namespace: str, name: str) -> bool:
-        """Delete one binding; True when it was there (a 404 means someone was quicker)."""
+        """Delete one binding; True when it was there (a 404 means someone was quicker).
+
+        Only a binding this pass listed with the grant label is ever deleted, and only that very object (its uid as
+        a precondition: a 409 means the name now belongs to a binding created since, which is left alone). The
+        chart's ValidatingAdmissionPolicy refuses any other RoleBinding deletion by Fluxplane's service account."""
+        if self.found is None or (namespace, name) not in self.found:
+            return False
         try:
-            self.adapter.delete(self.resource, namespace, name)
+            self.adapter.delete(self.resource, namespace, name, uid=self.uids.get((namespace, name), ""))
         except KubeError as exc:
-            if exc.status == 404:
+            if exc.status in (404, 409):
                 return False
             raise
         self.found.pop((namespace, name), None)

@@ -58,7 +58,7 @@ fi
 "$VENV/bin/gunicorn" controlplane.wsgi --bind "$HOST:$PORT" --workers "${FLUXPLANE_WEB_WORKERS:-2}" \
   --access-logfile - --log-level warning & pids+=($!)
 "$PY" manage.py rqworker high default low --with-scheduler & pids+=($!)
-"$PY" manage.py rqcron controlplane.cron & pids+=($!)
+"$PY" manage.py scheduler & pids+=($!)
 "$PY" manage.py watch_clusters & pids+=($!)
 if [ -n "$DEMO_LINE" ]; then
   # First sync right away (the scheduler would do it within 30 s); the demo converges in a few seconds.

@@ -63,6 +63,13 @@ class Simulator:
             r.start()
         return self.url
 
+    def record_requests(self) -> list[tuple[str, str, dict[str, str]]]:
+        """Start recording every request the HTTP API receives (method, path, query); returns the live list
+        (clear it to start over). Tests use it to compare what a client really asked with what RBAC grants."""
+        assert self._server is not None, "start() the simulator first"
+        self._server.audit = []
+        return self._server.audit
+
     def serve_forever(self, host: str = "127.0.0.1", port: int = 0) -> None:
         """Blocking variant for the management command: serve until stop() is called from a signal."""
         self.start(host, port)

@@ -101,6 +101,9 @@ BUILTINS: list[ResourceType] = [
     _rt("autoscaling", "v2", "HorizontalPodAutoscaler", "horizontalpodautoscalers", short="hpa", cats="all"),
     _rt("apiextensions.k8s.io", "v1", "CustomResourceDefinition", "customresourcedefinitions", False,
         short="crd crds"),
+    _rt("admissionregistration.k8s.io", "v1", "ValidatingAdmissionPolicy", "validatingadmissionpolicies", False),
+    _rt("admissionregistration.k8s.io", "v1", "ValidatingAdmissionPolicyBinding",
+        "validatingadmissionpolicybindings", False, status=False),
 ]
 
 _READY = ('.status.conditions[?(@.type=="Ready")].status')

@@ -29,6 +29,8 @@ class SimHTTPServer(ThreadingHTTPServer):
         super().__init__(addr, Handler)
         self.store = store
         self.stopping = threading.Event()
+        # (method, path, query) of every request while recording (Simulator.record_requests): what a client did
+        self.audit: list[tuple[str, str, dict[str, str]]] | None = None
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -89,6 +91,8 @@ class Handler(BaseHTTPRequestHandler):
     def _dispatch(self) -> None:
         url = urlsplit(self.path)
         self.q = {k: v[-1] for k, v in parse_qs(url.query).items()}
+        if self.server.audit is not None:
+            self.server.audit.append((self.command, url.path, dict(self.q)))
         parts = [p for p in url.path.split("/") if p]
         try:
             if self.command in ("POST", "PUT", "PATCH") or self.command == "DELETE":

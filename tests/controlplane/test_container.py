@@ -7,6 +7,8 @@ import os
 import re
 import subprocess
 import sys
+import time
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -45,9 +47,9 @@ def test_entrypoint_refuses_unknown_roles(tmp_path):
 def test_compose_services_use_entrypoint_roles_and_health_checks():
     compose = YAML(typ="safe").load((ROOT / "docker-compose.yml").read_text())
     services = compose["services"]
-    assert set(services) == {"postgres", "redis", "web", "worker", "scheduler"}
+    assert set(services) == {"postgres", "redis", "web", "worker", "scheduler", "watcher"}
     roles = set(re.findall(r"^  (\w+)\)", ENTRYPOINT.read_text(), re.M))
-    for name in ("web", "worker", "scheduler"):
+    for name in ("web", "worker", "scheduler", "watcher"):
         assert services[name]["command"][0] in roles
         assert services[name]["environment"]["DATABASE_URL"].startswith("postgres://")
     for name in ("postgres", "redis", "web"):
@@ -63,6 +65,47 @@ def test_dockerfile_copies_paths_that_exist():
     assert missing == []
 
 
-@pytest.mark.parametrize("app", ["controlplane", "graph", "playbooks", "access", "alerts"])
+def _product_packages() -> list[str]:
+    """The packages pyproject.toml ships, but the simulator (a development tool the image does not need)."""
+    found = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"]["find"]
+    return [p.rstrip("*") for p in found["include"] if p.rstrip("*") != "simulator"]
+
+
+@pytest.mark.parametrize("app", _product_packages())
 def test_every_app_is_copied_into_the_image(app):
     assert f"COPY {app} ./{app}" in (ROOT / "Dockerfile").read_text()
+
+
+def test_alive_role_reads_the_heartbeat_file_age(tmp_path):
+    """The liveness probe of worker, scheduler and watcher: no file or an old one fails, a fresh one passes."""
+    beats = tmp_path / "hb"
+    env = {"FLUXPLANE_HEARTBEAT_DIR": str(beats), "FLUXPLANE_APP_DIR": str(ROOT), "PATH": "/usr/bin:/bin"}
+
+    def alive(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run(["bash", str(ENTRYPOINT), "alive", *args], env=env, capture_output=True, text=True,
+                              timeout=30)
+
+    result = alive("scheduler", "60")
+    assert result.returncode == 1 and "no heartbeat yet" in result.stderr
+    from controlplane import heartbeat
+
+    os.environ["FLUXPLANE_HEARTBEAT_DIR"] = str(beats)
+    try:
+        heartbeat.beat("scheduler")
+    finally:
+        del os.environ["FLUXPLANE_HEARTBEAT_DIR"]
+    assert alive("scheduler", "60").returncode == 0
+    old = time.time() - 300
+    os.utime(beats / "scheduler", (old, old))
+    result = alive("scheduler", "60")
+    assert result.returncode == 1 and "limit 60s" in result.stderr
+    assert alive("scheduler").returncode != 0  # the age is required
+
+
+def test_wait_for_schema_role_times_out_on_an_empty_database(tmp_path):
+    result = entrypoint("wait-for-schema", "--timeout", "1", "--interval", "0.5", tmp_path=tmp_path)
+    assert result.returncode == 1
+    assert "migrations not applied yet" in result.stdout and "not up to date after 1s" in result.stderr
+    assert entrypoint("migrate", tmp_path=tmp_path).returncode == 0
+    result = entrypoint("wait-for-schema", "--timeout", "5", tmp_path=tmp_path)
+    assert result.returncode == 0 and "schema is up to date" in result.stdout

@@ -1,43 +1,83 @@
-"""``manage.py watch_clusters``: keep watches open on every enabled cluster and enqueue syncs on change."""
+"""``manage.py watch_clusters``: keep watches open on every enabled cluster and enqueue syncs on change.
+
+Any number of replicas may run: a cluster is watched only by the replica holding its lease (``watch:<cluster
+pk>``, controlplane/leases.py), renewed every third of the lease's TTL; the others stand by and take the cluster
+over within one TTL when its watcher stops or hangs. Every loop touches the ``watcher`` heartbeat file that the
+liveness probe reads.
+"""
 
 from __future__ import annotations
 
 import signal
 import threading
+import time
 
+import django_rq
 from django.core.management.base import BaseCommand
 
+from controlplane import heartbeat
 from controlplane.kube import KubeUnreachable
+from controlplane.leases import Lease, identity
 from controlplane.models import Cluster
 from graph.jobs import enqueue_sync
 from graph.watch import ClusterWatcher
 
 
 class Command(BaseCommand):
-    help = "Watch every enabled cluster and enqueue a sync shortly after anything changes (runs until stopped)."
+    help = "Watch every enabled cluster whose lease this replica holds and enqueue a sync shortly after a change."
 
     def add_arguments(self, parser):
         parser.add_argument("--refresh", type=int, default=60, help="seconds between checks for new clusters")
+        parser.add_argument("--lease-seconds", type=float, default=30.0,
+                            help="lease time to live; a standby takes a cluster over this long after its watcher hangs")
 
-    def handle(self, *args, refresh: int, **options):
+    def handle(self, *args, refresh: int, lease_seconds: float, **options):
         stop = threading.Event()
         signal.signal(signal.SIGTERM, lambda *_: stop.set())
         signal.signal(signal.SIGINT, lambda *_: stop.set())
+        connection = django_rq.get_connection("default")
         watchers: dict[int, ClusterWatcher] = {}
-        while not stop.is_set():
-            wanted = {c.pk: c for c in Cluster.objects.filter(enabled=True)}
-            for pk in set(watchers) - set(wanted):
-                watchers.pop(pk).stop()
-            for pk, cluster in wanted.items():
-                if pk not in watchers:
+        leases: dict[int, Lease] = {}
+        wanted: dict[int, Cluster] = {}
+        retry_at: dict[int, float] = {}
+        next_refresh = 0.0
+        try:
+            while not stop.is_set():
+                heartbeat.beat("watcher")
+                now = time.monotonic()
+                if now >= next_refresh:
+                    wanted = {c.pk: c for c in Cluster.objects.filter(enabled=True)}
+                    next_refresh = now + refresh
+                for pk in set(leases) - set(wanted):
+                    if pk in watchers:
+                        watchers.pop(pk).stop()
+                    leases.pop(pk).release()
+                for pk, cluster in wanted.items():
+                    lease = leases.setdefault(pk, Lease(connection, f"watch:{pk}", ttl=lease_seconds))
+                    if pk in watchers:
+                        if not lease.renew():
+                            watchers.pop(pk).stop()
+                            self._say(f"{cluster.name}: lease lost; no longer watching")
+                        continue
+                    if now < retry_at.get(pk, 0.0) or not lease.acquire():
+                        continue
                     watcher = ClusterWatcher(cluster, on_change=enqueue_sync)
                     try:
                         watcher.start()
                     except KubeUnreachable as exc:
                         self.stderr.write(f"{cluster.name}: {exc}; retrying in {refresh}s")
+                        lease.release()
+                        retry_at[pk] = now + refresh
                         continue
                     watchers[pk] = watcher
-                    self.stdout.write(f"watching {cluster.name}")
-            stop.wait(refresh)
-        for watcher in watchers.values():
-            watcher.stop()
+                    self._say(f"watching {cluster.name} ({identity()} holds its lease)")
+                stop.wait(lease_seconds / 3)
+        finally:
+            for watcher in watchers.values():
+                watcher.stop()
+            for lease in leases.values():
+                lease.release()
+
+    def _say(self, line: str) -> None:
+        self.stdout.write(line)
+        self.stdout.flush()
