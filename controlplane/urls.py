@@ -1,6 +1,8 @@
 """URL configuration: the admin is the product; /healthz is for load balancers and orchestrators."""
 
 from django.contrib import admin
+from django.http import HttpResponsePermanentRedirect
+from django.templatetags.static import static
 from django.urls import include, path
 from django.views.generic import RedirectView
 
@@ -10,6 +12,8 @@ from controlplane.views import healthz
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="admin:index", permanent=False)),
     path("healthz", healthz, name="healthz"),
+    # Browsers ask for /favicon.ico on every page; the icon is a static file.
+    path("favicon.ico", lambda request: HttpResponsePermanentRedirect(static("controlplane/favicon.svg"))),
     path("admin/", admin.site.urls),
     path("api/", include("api.urls")),  # REST API for automation and the fluxplane CLI (docs/api.md)
     path("decide/<str:token>/", decide, name="decision-link"),  # signed approve/reject links sent to approvers
