@@ -8,7 +8,9 @@ it has nothing to show the user, and checks access.rules itself.
 Slots in use:
 - ``dashboard``: panels on the admin index (context: ``request``);
 - ``object``: panels on a mirrored object's page (context: ``request``, ``object``);
-- ``bulk``: admin actions offered on the object lists (``request`` → ``{name: (function, name, description)}``).
+- ``bulk``: admin actions offered on the object lists (``request`` → ``{name: (function, name, description)}``);
+- navigation: ``register_nav(app_label, adjust)`` lets an app add entries to (or relabel) its own section of the
+  sidebar and the index app list (``adjust(request, app)`` edits the admin's app dict in place).
 """
 
 from __future__ import annotations
@@ -74,3 +76,19 @@ def actions(slot: str, request) -> dict:
     for provider in _actions[slot]:
         found.update(provider(request))
     return found
+
+
+_nav: dict[str, list[Callable]] = defaultdict(list)
+
+
+def register_nav(app_label: str, adjust: Callable[..., None]) -> None:
+    if adjust not in _nav[app_label]:
+        _nav[app_label].append(adjust)
+
+
+def adjust_app_list(request, apps: list[dict]) -> list[dict]:
+    """Apply the registered navigation adjustments; the job-queue dashboard (django_rq) goes last."""
+    for app in apps:
+        for adjust in _nav.get(app["app_label"], ()):
+            adjust(request, app)
+    return sorted(apps, key=lambda app: app["app_label"] == "django_rq")

@@ -2,6 +2,7 @@
 
 from django.contrib import admin
 
+from controlplane import extensions
 from controlplane.admin import audit, connections, queues, runs  # noqa: F401  (registers the ModelAdmins)
 from controlplane.security import ThrottledAdminAuthenticationForm
 
@@ -9,3 +10,15 @@ admin.site.site_header = "Fluxplane"
 admin.site.site_title = "Fluxplane"
 admin.site.index_title = "Flux control plane"
 admin.site.login_form = ThrottledAdminAuthenticationForm
+
+_app_list = admin.site.get_app_list
+
+
+def get_app_list(request, app_label=None) -> list[dict]:
+    """The admin's app list (sidebar and index) with what the apps add to it (controlplane.extensions.register_nav).
+    Set on the default site instance rather than by swapping the site class, which would change the admin's app
+    label in every installed app's URLs and templates."""
+    return extensions.adjust_app_list(request, _app_list(request, app_label))
+
+
+admin.site.get_app_list = get_app_list

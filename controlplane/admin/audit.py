@@ -9,6 +9,7 @@ from django.conf import settings
 from django.contrib import admin
 from django.http import HttpRequest, StreamingHttpResponse
 from django.utils import timezone
+from django.utils.html import format_html
 
 from controlplane.models import AuditEvent
 
@@ -38,7 +39,8 @@ EXPORT_COLUMNS = [
 class AuditEventAdmin(admin.ModelAdmin):
     """Append-only: nobody (superusers included) can add, change or delete events through the admin."""
 
-    list_display = ["time", "actor_username", "context", "verb", "target_repr", "message_short", "request_id"]
+    # The request id is searchable and on the event's page; in the list it would push the message off the screen.
+    list_display = ["time", "actor_username", "verb", "target_short", "message_short", "context"]
     list_filter = ["context", "verb", ("actor", admin.RelatedOnlyFieldListFilter), "time", "target_type"]
     search_fields = ["actor_username", "verb", "target_repr", "message", "request_id"]
     date_hierarchy = "time"
@@ -49,7 +51,11 @@ class AuditEventAdmin(admin.ModelAdmin):
 
     @admin.display(description="message")
     def message_short(self, obj: AuditEvent) -> str:
-        return obj.message if len(obj.message) <= 120 else obj.message[:117] + "…"
+        return format_html('<span class="fp-clip" title="{}">{}</span>', obj.message, obj.message)
+
+    @admin.display(description="target", ordering="target_repr")
+    def target_short(self, obj: AuditEvent) -> str:
+        return format_html('<span class="fp-clip fp-clip-short" title="{}">{}</span>', obj.target_repr, obj.target_repr)
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

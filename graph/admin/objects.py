@@ -14,6 +14,7 @@ from django.utils.safestring import mark_safe
 from access import rules
 from controlplane import extensions
 from controlplane.models import Cluster
+from controlplane.presentation import naturaltime
 from graph import render
 from graph.admin.filters import KindFilter, NamespaceFilter, PresenceFilter
 from graph.choices import HealthChoices
@@ -47,7 +48,8 @@ def object_url(obj: KubeObject) -> str:
 class KubeObjectAdmin(admin.ModelAdmin):
     """Base for every mirrored-object list: read-only, filterable, with a detail page and the object's graph."""
 
-    list_display = ["name", "namespace", "kind", "health_display", "why", "suspended", "cluster", "changed_at"]
+    # No "suspended" column: the health word says it. The cluster column only when there is more than one.
+    list_display = ["name", "namespace", "kind", "health_display", "why", "cluster", "changed"]
     list_display_links = ["name"]
     list_filter = [PresenceFilter, "cluster", NamespaceFilter, KindFilter, "rollup_health", "health", "suspended"]
     search_fields = ["name", "namespace", "kind", "uid"]
@@ -56,6 +58,9 @@ class KubeObjectAdmin(admin.ModelAdmin):
     list_per_page = 100
     show_full_result_count = False
     change_form_template = "admin/graph/kubeobject/change_form.html"
+
+    class Media:
+        css = {"all": ("graph/graph.css",)}
 
     def has_add_permission(self, request) -> bool:
         return False
@@ -101,10 +106,24 @@ class KubeObjectAdmin(admin.ModelAdmin):
                                obj.health)
         return health_badge(obj.rollup_health if obj.is_flux else obj.health)
 
+    def get_list_display(self, request):
+        shown = list(super().get_list_display(request))
+        if "cluster" in shown and Cluster.objects.count() <= 1:
+            shown.remove("cluster")
+        return shown
+
+    @admin.display(description="changed", ordering="changed_at")
+    def changed(self, obj: KubeObject) -> str:
+        if obj.changed_at is None:
+            return "—"
+        return format_html('<span title="{}">{}</span>', obj.changed_at.isoformat(timespec="seconds"),
+                           naturaltime(obj.changed_at))
+
     @admin.display(description="why")
     def why(self, obj: KubeObject) -> str:
         text = obj.rollup_message if obj.rollup_health != HealthChoices.HEALTHY else ""
-        return text if len(text) < 160 else text[:157] + "…"
+        # One line in the list; the whole text on hover and on the object's page.
+        return format_html('<span class="fp-clip" title="{}">{}</span>', text, text) if text else ""
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
         if not self.has_view_permission(request):
@@ -213,19 +232,23 @@ class AllObjectsAdmin(KubeObjectAdmin):
 
 @admin.register(Kustomization)
 class KustomizationAdmin(KubeObjectAdmin):
-    list_display = ["name", "namespace", "health_display", "why", "suspended", "revision", "cluster", "changed_at"]
+    list_display = ["name", "namespace", "health_display", "why", "revision", "cluster", "changed"]
 
     def get_queryset(self, request):
         return super().get_queryset(request).annotate(applied_revision=KT("status__lastAppliedRevision"))
 
     @admin.display(description="applied revision", ordering="applied_revision")
     def revision(self, obj: KubeObject) -> str:
-        return obj.applied_revision or ""
+        """``main@sha1:0123456789…`` read as ``main@0123456`` (the whole revision on hover)."""
+        full = obj.applied_revision or ""
+        ref, _, digest = full.rpartition("@")
+        short = f"{ref}@{digest.split(':')[-1][:7]}" if ref and digest else full[:20]
+        return format_html('<span title="{}">{}</span>', full, short) if full else ""
 
 
 @admin.register(HelmRelease)
 class HelmReleaseAdmin(KubeObjectAdmin):
-    list_display = ["name", "namespace", "health_display", "why", "suspended", "cluster", "changed_at"]
+    list_display = ["name", "namespace", "health_display", "why", "cluster", "changed"]
 
 
 @admin.register(Source)
@@ -245,5 +268,10 @@ class ImageAutomationAdmin(KubeObjectAdmin):
 
 @admin.register(Workload)
 class WorkloadAdmin(KubeObjectAdmin):
-    list_display = ["name", "namespace", "kind", "health_display", "health_message", "cluster", "changed_at"]
+    list_display = ["name", "namespace", "kind", "health_display", "message", "cluster", "changed"]
+
+    @admin.display(description="message")
+    def message(self, obj: KubeObject) -> str:
+        text = obj.health_message
+        return format_html('<span class="fp-clip" title="{}">{}</span>', text, text) if text else ""
     list_filter = [PresenceFilter, "cluster", NamespaceFilter, KindFilter, "health"]
