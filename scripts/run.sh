@@ -16,6 +16,9 @@ if [ -z "${FLUXPLANE_SECRET_KEY:-}" ]; then export FLUXPLANE_DEMO=${FLUXPLANE_DE
 export FLUXPLANE_DATA_DIR=${FLUXPLANE_DATA_DIR:-$ROOT/var}
 HOST=${FLUXPLANE_HOST:-127.0.0.1}
 PORT=${FLUXPLANE_PORT:-8000}
+# Links in notifications and emails point where this command serves (a wildcard bind is reached by the host name).
+case "$HOST" in 0.0.0.0|::|'[::]') LINK_HOST=$(hostname -f 2>/dev/null || hostname) ;; *) LINK_HOST=$HOST ;; esac
+export FLUXPLANE_BASE_URL=${FLUXPLANE_BASE_URL:-http://$LINK_HOST:$PORT}
 mkdir -p "$FLUXPLANE_DATA_DIR"
 
 pids=()
@@ -73,7 +76,7 @@ for _ in $(seq 100); do
   sleep 0.2
 done
 echo
-echo "Fluxplane is running at http://$HOST:$PORT/admin/"
+echo "Fluxplane is running at ${FLUXPLANE_BASE_URL%/}/admin/"
 echo "$LOGIN"
 [ -n "$DEMO_LINE" ] && echo "$DEMO_LINE"
 echo "(Ctrl-C stops web, worker and scheduler)"
