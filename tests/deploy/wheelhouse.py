@@ -17,7 +17,6 @@ import re
 import shutil
 import subprocess
 import sys
-import tomllib
 import zipfile
 from importlib import metadata
 from pathlib import Path
@@ -29,15 +28,11 @@ _SKIPPED_DIST_INFO = {"RECORD", "INSTALLER", "REQUESTED", "direct_url.json"}
 
 
 def build_fluxplane(root: Path, work: Path, out: Path) -> Path:
-    """Copy the packaged parts of the source tree (pyproject's package list) and build the wheel with pip."""
-    project = tomllib.loads((root / "pyproject.toml").read_text())
+    """Build Fluxplane's wheel with pip from a copy of the source tree (pip builds in the tree it is given)."""
     src = work / "src"
-    src.mkdir(parents=True)
-    for name in ("pyproject.toml", "README.md"):
-        shutil.copy2(root / name, src / name)
-    patterns = project["tool"]["setuptools"]["packages"]["find"]["include"]
-    for top in sorted({p.rstrip("*") for p in patterns}):
-        shutil.copytree(root / top, src / top, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    shutil.copytree(root, src, ignore=shutil.ignore_patterns(".git", ".venv", "build", "dist", "*.egg-info",
+                                                             "__pycache__", "var", "node_modules", "tests",
+                                                             "test-artifacts"))
     subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(out), str(src)], check=True,
                    capture_output=True, text=True, timeout=600)
     return next(out.glob("fluxplane-*.whl"))
