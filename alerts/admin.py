@@ -262,7 +262,7 @@ def _may_change(user, silence: Silence) -> bool:
 class ChannelAdmin(AuditedModelAdmin):
     """Notification channels (Django model permissions; changes audited)."""
 
-    list_display = ["name", "kind", "namespaces", "severities", "send_resolved", "enabled"]
+    list_display = ["name", "kind", "namespaces", "severities", "send_resolved", "approval_requests", "enabled"]
     list_filter = ["kind", "enabled"]
 
 
@@ -275,12 +275,12 @@ class AlertmanagerConnectionAdmin(AuditedModelAdmin):
 
 @admin.register(Delivery)
 class DeliveryAdmin(admin.ModelAdmin):
-    """Read-only record of notifications sent (or failing) per channel."""
+    """Read-only record of notifications per channel: sent, failing (attempts and the last error), or skipped."""
 
     list_display = ["channel", "status", "group_key", "state", "attempts", "created_at", "sent_at"]
     list_filter = ["state", "status", "channel"]
-    readonly_fields = ["channel", "dedupe_key", "group_key", "status", "alert_ids", "state", "attempts", "error",
-                       "created_at", "sent_at"]
+    readonly_fields = ["channel", "dedupe_key", "group_key", "status", "alert_ids", "subject", "state", "attempts",
+                       "error", "created_at", "sent_at"]
 
     def has_add_permission(self, request) -> bool:
         return False

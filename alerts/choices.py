@@ -37,11 +37,21 @@ class PushState(models.TextChoices):
 
 
 class DeliveryState(models.TextChoices):
-    """State of one notification to one channel."""
+    """State of one notification to one channel. *skipped*: every alert it was about was silenced (or ended)
+    before it could be delivered, so it was not sent."""
 
     PENDING = "pending", "pending"
     SENT = "sent", "sent"
     FAILED = "failed", "failed"
+    SKIPPED = "skipped", "skipped"
+
+
+class DeliveryKind(models.TextChoices):
+    """What a delivery tells: an alert group's state, or a request waiting for approval."""
+
+    FIRING = "firing", "firing"
+    RESOLVED = "resolved", "resolved"
+    APPROVAL = "approval", "approval request"
 
 
 SEVERITIES = ("critical", "error", "warning", "info", "none")

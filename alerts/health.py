@@ -15,10 +15,11 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from alerts import audit
 from alerts.choices import AlertSource, AlertStatus
 from alerts.enqueue import enqueue_notify
 from alerts.models import Alert, Silence, coverage
-from controlplane.models import Cluster
+from controlplane.models import AuditEvent, Cluster
 from graph.choices import Family, HealthChoices
 from graph.models import KubeObject
 
@@ -61,6 +62,7 @@ def _evaluate(cluster: Cluster) -> dict[str, int]:
         cluster=cluster, source=AlertSource.HEALTH)}
     counts = {"pending": 0, "fired": 0, "resolved": 0}
     create, update, fired, resolved, dropped = [], [], [], [], []
+    transitions: dict[str, str | None] = {}  # fingerprint → the status it left (None: new)
     for key, (pk, _uid, kind, namespace, name, health, reason, message) in unhealthy.items():
         alert = current.get(key)
         fields = {"name": f"Flux{kind}Unhealthy", "severity": "critical" if health == HealthChoices.FAILED else
@@ -70,6 +72,7 @@ def _evaluate(cluster: Cluster) -> dict[str, int]:
                   "namespace": namespace, "object_id": pk, "resolution": "health of the mirrored object",
                   "group_key": f"health:{cluster.name}:{kind}/{namespace}/{name}", "last_received_at": now}
         if alert is None or alert.status == AlertStatus.RESOLVED:
+            transitions[key] = None if alert is None else alert.status
             alert = alert or Alert(source=AlertSource.HEALTH, fingerprint=key, cluster=cluster, received_count=0)
             alert.status, alert.starts_at, alert.ends_at = AlertStatus.PENDING, now, None
             counts["pending"] += 1
@@ -77,6 +80,7 @@ def _evaluate(cluster: Cluster) -> dict[str, int]:
             setattr(alert, name_, value)
         alert.received_count += 1
         if alert.status == AlertStatus.PENDING and now - alert.starts_at >= after:
+            transitions.setdefault(key, AlertStatus.PENDING)
             alert.status = AlertStatus.FIRING
             fired.append(key)
         (update if alert.pk else create).append(alert)
@@ -86,6 +90,7 @@ def _evaluate(cluster: Cluster) -> dict[str, int]:
         if alert.status == AlertStatus.PENDING:
             dropped.append(alert.pk)  # never fired: nothing to tell anyone
         else:
+            transitions[key] = alert.status
             alert.status, alert.ends_at, alert.last_received_at = AlertStatus.RESOLVED, now, now
             update.append(alert)
             resolved.append(key)
@@ -93,6 +98,11 @@ def _evaluate(cluster: Cluster) -> dict[str, int]:
     Alert.objects.bulk_update(update, ["status", "starts_at", "ends_at", "name", "severity", "summary", "labels",
                                        "namespace", "object", "resolution", "group_key", "last_received_at",
                                        "received_count"], batch_size=500)
+    for alert in Alert.objects.filter(cluster=cluster, source=AlertSource.HEALTH, fingerprint__in=transitions):
+        audit.state_changed(alert, transitions[alert.fingerprint])
+    for alert in Alert.objects.filter(pk__in=dropped):
+        AuditEvent.record("alert.dropped", alert, before={"status": alert.status},
+                          message=f"{alert.name}: healthy again before it fired")
     Alert.objects.filter(pk__in=dropped).delete()
     counts.update(fired=len(fired), resolved=len(resolved))
 

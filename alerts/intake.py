@@ -15,7 +15,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from alerts import resolve
+from alerts import audit, resolve
 from alerts.choices import AlertSource, AlertStatus
 from alerts.enqueue import enqueue_notify
 from alerts.models import Alert, coverage
@@ -186,6 +186,7 @@ def store(source: str, items: list[AlertData]) -> Ingested:
             (c.pk if c else None, resolve.candidates(i.labels, i.kind, i.namespace, i.object_name), i.uid)
             for i, c in zip(items, clusters, strict=True)])
         to_create, to_update, changed = [], [], set()
+        before: dict[str, str | None] = {}
         for item, cluster, where in zip(items, clusters, resolutions, strict=True):
             alert = existing.get(item.fingerprint)
             status = item.status
@@ -202,6 +203,7 @@ def store(source: str, items: list[AlertData]) -> Ingested:
                 to_update.append(alert)
             if alert.status != status or alert.pk is None:
                 changed.add(item.fingerprint)
+                before[item.fingerprint] = None if alert.pk is None else alert.status
             if status == AlertStatus.FIRING and alert.status == AlertStatus.RESOLVED:
                 alert.ends_at = None
             alert.status = status
@@ -228,6 +230,8 @@ def store(source: str, items: list[AlertData]) -> Ingested:
             "starts_at", "ends_at", "cluster", "object", "namespace", "resolution", "last_received_at",
             "received_count"], batch_size=500)
         stored = Alert.objects.filter(source=source, fingerprint__in=[i.fingerprint for i in items])
+        for alert in stored.filter(fingerprint__in=changed).select_related("object"):
+            audit.state_changed(alert, before[alert.fingerprint])
         coverage.rematch(stored)
         for alert_id, fingerprint, silenced in stored.values_list("pk", "fingerprint", "silenced_by_id"):
             result.alert_ids.append(alert_id)

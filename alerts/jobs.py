@@ -25,6 +25,17 @@ def notify_job(alert_pks: list[int]) -> int:
         return notify.notify(alert_pks)
 
 
+def deliver_job(delivery_pk: int) -> int:
+    """Job: one attempt of one delivery (an approval request, or a retry of a failed one). A failure is recorded
+    on the delivery and schedules the next attempt itself, so the job ends normally."""
+    with context.work_context(context.Origin.JOB, request_id=f"alerts:deliver:{delivery_pk}"):
+        try:
+            return notify.send(delivery_pk)
+        except notify.DeliveryFailed as exc:
+            logger.warning("delivery #%s failed: %s", delivery_pk, exc)
+            return 0
+
+
 def push_silence_job(silence_pk: int) -> dict[str, str]:
     """Job: make every pushing Alertmanager hold the silence's counterparts (idempotent; failures are retried by
     ``repush_silences``). The creator's permission is re-checked (access.rules.can_silence)."""

@@ -73,6 +73,21 @@ def work_context(origin: str, request_id: str | None = None, user=None) -> Itera
         _current.reset(token)
 
 
+FLUXPLANE_ACTOR = "Fluxplane"
+
+
+@contextlib.contextmanager
+def on_behalf_of(what: str) -> Iterator[WorkContext]:
+    """Fluxplane acting by itself for ``what`` (a grant, a run): what is recorded meanwhile names
+    "Fluxplane on behalf of <what>" as its actor, never a person who did not act."""
+    ctx = replace(current(), user_id=None, username=f"{FLUXPLANE_ACTOR} on behalf of {what}"[:150])
+    token = _current.set(ctx)
+    try:
+        yield ctx
+    finally:
+        _current.reset(token)
+
+
 def set_user(user) -> None:
     """Attach the authenticated user to the current context (called once authentication has run)."""
     if user is None or not getattr(user, "is_authenticated", False):

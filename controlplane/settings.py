@@ -237,6 +237,8 @@ FLUXPLANE_MAINTENANCE_SILENCE_HOURS = env.int("FLUXPLANE_MAINTENANCE_SILENCE_HOU
 FLUXPLANE_SILENCE_REMINDER_MINUTES = env.int("FLUXPLANE_SILENCE_REMINDER_MINUTES", 60)
 FLUXPLANE_ALERTMANAGER_TIMEOUT_SECONDS = env.int("FLUXPLANE_ALERTMANAGER_TIMEOUT_SECONDS", 10)
 FLUXPLANE_NOTIFY_TIMEOUT_SECONDS = env.int("FLUXPLANE_NOTIFY_TIMEOUT_SECONDS", 10)
+# A failed notification is tried again after this many seconds, doubling each time (5 attempts in all).
+FLUXPLANE_NOTIFY_RETRY_SECONDS = env.int("FLUXPLANE_NOTIFY_RETRY_SECONDS", 60)
 
 # JIT access: just-in-time namespace access policy (docs/jit-access.md). Roles are "role:max duration:approvals".
 FLUXPLANE_JIT_ROLES = env.str("FLUXPLANE_JIT_ROLES", "view:7d:1,edit:1d:1,admin:8h:2")

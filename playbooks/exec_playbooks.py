@@ -6,6 +6,7 @@ from django import forms
 from django.conf import settings
 
 from controlplane.kube import KubeAdapter
+from controlplane.runners import JobFailed
 from graph.kinds import FLUX_KINDS, HELM_GROUP, KUSTOMIZE_GROUP
 from playbooks.fluxexec import FluxExecutor
 from playbooks.library import Playbook, register
@@ -93,12 +94,25 @@ class Resume(ExecPlaybook):
         return None if obj.suspended else f"{obj} is not suspended."
 
     def execute(self) -> dict:
-        result = self.executor().resume(*self.target(), timeout=float(self.params.get("timeout", 300)))
-        from alerts.maintenance import close_for_resume
+        ended = []
 
-        if close_for_resume(self.run):
-            self.log("the maintenance silence opened by the suspend has ended")
-        return result
+        def end_maintenance_window() -> None:
+            # spec.suspend is gone from the cluster: the maintenance window is over whatever the wait brings, so
+            # the alerts the resume may bring back (a failing health check) must be seen, not silenced.
+            from alerts.maintenance import close_for_resume
+
+            ended.append(close_for_resume(self.run))
+            if ended[0]:
+                self.log("the maintenance silence opened by the suspend has ended")
+
+        try:
+            result = self.executor().resume(*self.target(), timeout=float(self.params.get("timeout", 300)),
+                                            on_resumed=end_maintenance_window)
+        except JobFailed as exc:
+            if ended and ended[0]:
+                raise JobFailed(f"{exc} (resumed all the same: the maintenance silence has ended)") from None
+            raise
+        return {**result, "silences_ended": ended[0]} if ended and ended[0] else result
 
 
 @register

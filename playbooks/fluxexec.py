@@ -118,10 +118,15 @@ class FluxExecutor:
         self.log(f"{kind} {namespace}/{name} suspended")
         return {"suspended": True}
 
-    def resume(self, group: str, kind: str, namespace: str, name: str, timeout: float) -> dict:
+    def resume(self, group: str, kind: str, namespace: str, name: str, timeout: float,
+               on_resumed: Callable[[], None] | None = None) -> dict:
+        """Remove ``spec.suspend``, then wait until Ready. ``on_resumed`` runs as soon as the patch is in, before the
+        wait: whatever the wait brings, the object is no longer suspended from then on."""
         self.get(group, kind, namespace, name)
         obj = self.adapter.patch(self.resource(group, kind), namespace, name, {"spec": {"suspend": None}})
         self.log(f"{kind} {namespace}/{name} resumed; waiting for it to be Ready")
+        if on_resumed is not None:
+            on_resumed()
         if kind in STATIC_KINDS:
             return {"resumed": True}
         obj = self._wait(group, kind, namespace, name, timeout, lambda o: is_ready(o))

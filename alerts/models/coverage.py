@@ -129,15 +129,22 @@ def rematch(alerts: QuerySet) -> list[int]:
             active_silences_q(prefix="silence__"), object_id__in=object_ids).values_list(
             "object_id", "silence_id", "silence__matchers"):
         candidates[object_id].append((silence_id, silence_matchers or []))
-    changed, unsilenced = [], []
+    changed, unsilenced, matches_changed = [], [], []
     for alert in rows:
         wanted = silence_for(alert.labels or {}, candidates.get(alert.object_id, [])) if alert.object_id else None
         if wanted != alert.silenced_by_id:
             if wanted is None and alert.status == AlertStatus.FIRING:
                 unsilenced.append(alert.pk)
+            matches_changed.append((alert.pk, wanted, alert.silenced_by_id))
             alert.silenced_by_id = wanted
             changed.append(alert)
     Alert.objects.bulk_update(changed, ["silenced_by"], batch_size=500)
+    if matches_changed:
+        from alerts import audit  # alerts.audit sits above the models package
+
+        named = Alert.objects.in_bulk([pk for pk, _, _ in matches_changed])
+        for pk, wanted, previous in matches_changed:
+            audit.silence_matched(named[pk], wanted, previous)
     return unsilenced
 
 

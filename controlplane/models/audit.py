@@ -93,10 +93,11 @@ class AuditEvent(models.Model):
         actor=None,
         request_id: str | None = None,
     ) -> AuditEvent:
-        """Write one event. Actor, origin and request id default to the current work context."""
+        """Write one event. Actor, origin and request id default to the current work context; work that no person
+        started (a webhook, a periodic job) is recorded as done by Fluxplane."""
         ctx = context.current()
         actor_id = getattr(actor, "pk", None) if actor is not None else ctx.user_id
-        username = actor.get_username() if actor is not None else ctx.username
+        username = actor.get_username() if actor is not None else (ctx.username or context.FLUXPLANE_ACTOR)
         event = cls(
             actor_id=actor_id,
             actor_username=username,

@@ -112,6 +112,13 @@ def test_request_approve_apply_expire_remove(demo, people, drain):  # noqa: F811
     assert grant.settled and grant.enforced_at is None and grant.enforcement_count == 0
     assert verbs(grant) == ["jit.requested", "jit.approved", "jit.pr_opened", "jit.merged", "jit.active",
                             "jit.expiring", "jit.removal_pr", "jit.removal_merged", "jit.removed"]
+    # Who acted: the requester asked, the approver approved, Fluxplane did the rest on behalf of the named grant.
+    actors = dict(AuditEvent.objects.filter(target_id=str(grant.pk), verb__startswith="jit.").values_list(
+        "verb", "actor_username"))
+    sweep_actor = f"Fluxplane on behalf of grant #{grant.pk} (dev edit on podinfo)"
+    assert (actors["jit.requested"], actors["jit.approved"]) == ("dev", "lead")
+    assert {actors[v] for v in ("jit.active", "jit.expiring", "jit.removal_pr", "jit.removal_merged",
+                                "jit.removed")} == {sweep_actor}
 
 
 def test_removal_never_merged_is_enforced_and_again_when_flux_reapplies(demo, people, drain,  # noqa: F811

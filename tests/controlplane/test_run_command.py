@@ -33,14 +33,22 @@ def free_port() -> int:
 
 
 @pytest.fixture
-def running_stack(tmp_path):
+def stack_env() -> dict[str, str]:
+    """Extra environment for scripts/run.sh (tests override it)."""
+    return {}
+
+
+@pytest.fixture
+def running_stack(tmp_path, stack_env):
     env = clean_env(os.environ)
+    env.pop("FLUXPLANE_BASE_URL", None)
     env.update({
         "FLUXPLANE_DATA_DIR": str(tmp_path / "data"),
         "FLUXPLANE_PORT": str(free_port()),
         "FLUXPLANE_EMBEDDED_REDIS_PORT": str(free_port()),
         "FLUXPLANE_VENV": sys.prefix,
         "FLUXPLANE_WEB_WORKERS": "1",
+        **stack_env,
     })
     proc = subprocess.Popen(["bash", "scripts/run.sh"], cwd=ROOT, env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True, start_new_session=True)
@@ -119,3 +127,86 @@ def test_run_command_connects_and_syncs_the_demo_cluster(running_stack):
         time.sleep(1)
     assert "infra-controllers" in page and "apps" in page, page[-2000:]
     assert "fp-health-degraded" in page, "the demo's deliberately broken app shows red"
+
+
+WEBHOOK_TOKEN = "run-command-webhook-token"
+
+
+@pytest.fixture
+def receiver():
+    from tests.alerts.test_notifications import Answering
+
+    server = Answering([500, 200])  # the first delivery fails, the rest go through
+    yield server
+    server.close()
+
+
+@pytest.mark.parametrize("stack_env", [{
+    "FLUXPLANE_ALERTMANAGER_WEBHOOK_TOKEN": WEBHOOK_TOKEN,
+    "FLUXPLANE_NOTIFY_RETRY_SECONDS": "1",
+    "FLUXPLANE_APPROVALS_RECONCILE": "1",
+}])
+def test_run_command_notifies_channels_retries_a_failure_and_links_to_where_it_serves(receiver, running_stack):
+    """The real web, worker and scheduler processes: an alert from the Alertmanager webhook reaches the channel made
+    in the admin after its first delivery failed (recorded, then retried by the worker's scheduler); an approval
+    request goes to the same channel; every link points at the host and port run.sh serves on."""
+    admin_url, username, password, lines = running_stack
+    base = admin_url.removesuffix("/admin/")
+    session = requests.Session()
+    login_url = admin_url + "login/"
+    session.post(login_url, data={"username": username, "password": password,
+                                  "csrfmiddlewaretoken": csrf(session, login_url), "next": "/admin/"},
+                 headers={"Referer": login_url}, timeout=10)
+
+    # A notification channel, made in the admin.
+    add_url = admin_url + "alerts/channel/add/"
+    answer = session.post(add_url, data={
+        "name": "ops", "kind": "webhook", "url": f"{receiver.url}/ops", "emails": "", "namespaces": "",
+        "severities": "", "send_resolved": "on", "approval_requests": "on", "enabled": "on",
+        "csrfmiddlewaretoken": csrf(session, add_url)}, headers={"Referer": add_url}, timeout=10)
+    assert answer.url.endswith("/admin/alerts/channel/"), answer.text[-2000:]
+
+    # Alertmanager posts an alert; the worker delivers it (500), records the failure, and retries it.
+    payload = {"version": "4", "groupKey": "{}:{alertname=\"KubePodCrashLooping\"}", "status": "firing",
+               "receiver": "fluxplane", "alerts": [{
+                   "status": "firing", "fingerprint": "run-command-1", "startsAt": "2026-11-27T10:00:00Z",
+                   "endsAt": "0001-01-01T00:00:00Z", "annotations": {"summary": "crash looping"},
+                   "labels": {"alertname": "KubePodCrashLooping", "severity": "warning", "namespace": "podinfo",
+                              "pod": "podinfo-0"}}]}
+    answer = requests.post(f"{base}/alerts/hooks/alertmanager", json=payload, timeout=10,
+                           headers={"Authorization": f"Bearer {WEBHOOK_TOKEN}"})
+    assert answer.status_code == 200, answer.text
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline and len(receiver.on("/ops")) < 2:
+        time.sleep(0.5)
+    alerts = receiver.on("/ops")
+    assert len(alerts) == 2, f"expected the failed delivery and its retry, got {len(alerts)}"
+    assert alerts[0] == alerts[1] and alerts[1]["status"] == "firing"
+    assert alerts[1]["alerts"][0]["url"].startswith(f"{base}/admin/alerts/alert/"), alerts[1]["alerts"][0]["url"]
+
+    deliveries = session.get(admin_url + "alerts/delivery/", timeout=10).text
+    assert re.search(r'field-state">sent<', deliveries) and re.search(r'field-attempts">2<', deliveries), \
+        deliveries[-3000:]
+    audit = session.get(admin_url + "controlplane/auditevent/?q=notification", timeout=10).text
+    assert "notification.failed" in audit and "notification.sent" in audit and "answered 500" in audit
+
+    # An approval request (reconcile needs one approval here) goes to the channel, linking to the inbox.
+    deadline = time.monotonic() + 60
+    page = ""
+    while time.monotonic() < deadline:
+        page = session.get(admin_url + "graph/kustomization/?q=apps", timeout=10).text
+        found = re.search(r'href="/admin/graph/kustomization/(\d+)/change/[^"]*">apps<', page)
+        if found:
+            break
+        time.sleep(1)
+    assert found, page[-2000:]
+    start_url = f"{admin_url}playbooks/playbookrun/start/reconcile/{found.group(1)}/"
+    answer = session.post(start_url, data={"timeout": "60", "csrfmiddlewaretoken": csrf(session, start_url)},
+                          headers={"Referer": start_url}, timeout=10)
+    run_id = re.search(r"/playbookrun/(\d+)/change/", answer.url).group(1)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and len(receiver.on("/ops")) < 3:
+        time.sleep(0.5)
+    approval = receiver.on("/ops")[2]
+    assert approval["kind"] == "approval_request" and approval["run"]["requestedBy"] == username
+    assert approval["url"] == f"{base}/admin/playbooks/pendingapproval/{run_id}/change/"

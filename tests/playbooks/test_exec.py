@@ -168,3 +168,34 @@ def test_running_the_same_job_twice_does_not_apply_twice(cluster, flux, operator
     run.refresh_from_db()
     assert run.attempts == 1
     assert flux.get(KS, "flux-system", "apps")["metadata"]["generation"] == generation
+
+
+def test_a_resume_that_fails_its_wait_still_ends_the_maintenance_window(
+        cluster, flux, make_user, drain, django_capture_on_commit_callbacks):
+    from alerts.models import Silence
+
+    operator = make_user("maintainer", perms=("graph.run_playbook", "graph.silence"))
+    apps = mirrored("Kustomization", "apps", "flux-system")
+    suspend = run_playbook(Suspend, apps, operator, {"silence_until_resumed": True}, drain,
+                           django_capture_on_commit_callbacks)
+    assert suspend.status == PlaybookRunStatus.SUCCEEDED, suspend.error
+    silence = Silence.objects.get(suspend_run=suspend)
+    assert silence.is_active
+
+    # While apps is suspended its source moves to a commit that cannot build: the resume's wait will fail.
+    flux.repo.commit({"apps/broken.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: [not, a, mapping]\n"}, "break")
+    source = mirrored("GitRepository", "repo", "flux-system")
+    fetched = run_playbook(Reconcile, source, operator, {"timeout": 60}, drain, django_capture_on_commit_callbacks)
+    assert fetched.status == PlaybookRunStatus.SUCCEEDED, fetched.error
+    sync_cluster(cluster)
+    apps.refresh_from_db()
+    resume = run_playbook(Resume, apps, operator, {"timeout": 5}, drain, django_capture_on_commit_callbacks)
+
+    assert resume.status == PlaybookRunStatus.FAILED
+    assert "suspend" not in flux.get(KS, "flux-system", "apps")["spec"], "the cluster is no longer suspended"
+    silence.refresh_from_db()
+    assert silence.state == "expired" and not silence.is_active
+    assert resume.error.endswith("(resumed all the same: the maintenance silence has ended)"), resume.error
+    assert any("maintenance silence opened by the suspend has ended" in line["message"] for line in resume.log)
+    ended = AuditEvent.objects.get(verb="silence.expired", target_id=str(silence.pk))
+    assert f"run #{resume.pk}" in ended.message
