@@ -191,8 +191,9 @@ def _add_edges(graph: Graph, by_key: dict, helm_storage: dict) -> None:
                            f["managed_by_namespace"], f["managed_by_name"])
         if parent and parent != uid:
             edges.add((parent, uid, EdgeType.CREATED))
-        # created: status.inventory of the appliers
-        if (f["api_group"], f["kind"]) in APPLIER_KINDS:
+        # created: status.inventory of the appliers (a spec.kubeConfig applier's inventory lives in another
+        # cluster: graph.remote links it after the sync)
+        if (f["api_group"], f["kind"]) in APPLIER_KINDS and not f["spec"].get("kubeConfig"):
             keys = inventory_keys(raw)
             if not keys and f["kind"] == "HelmRelease" and "inventory" not in f["status"]:
                 keys = helm_storage.get(release_name(raw), [])
