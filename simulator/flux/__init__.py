@@ -20,6 +20,7 @@ from .events import EventRecorder
 from .helm import HelmController
 from .kustomize import KustomizeController
 from .operator import FluxOperatorController, operator_crds
+from .registry_oci import OCIRegistry
 from .source import ArtifactStorage, SourceController
 
 __all__ = ["FluxControllers", "add_flux_controllers", "add_flux_operator"]
@@ -35,6 +36,7 @@ class FluxControllers:
     recorder: EventRecorder
     storage: ArtifactStorage
     applier: Applier
+    registry: OCIRegistry
 
     def stop(self) -> None:
         self.recorder.close()
@@ -49,14 +51,15 @@ def add_flux_controllers(sim: Simulator, workdir: Path | str, event_webhook_url:
     `--requeue-dependency`; dependents are also woken as soon as what they wait on becomes Ready).
     """
     storage = ArtifactStorage(Path(workdir) / "artifacts")
+    registry = OCIRegistry(Path(workdir) / "registry")  # what `flux push artifact` publishes to
     recorder = EventRecorder(sim.store, event_webhook_url)
     applier = Applier(sim.store)
-    source = SourceController(storage, recorder)
+    source = SourceController(storage, recorder, registry)
     kustomize = KustomizeController(storage, recorder, applier, dependency_requeue)
     helm = HelmController(recorder, applier, dependency_requeue)
     for c in (source, kustomize, helm):
         sim.add_controller(c)
-    return FluxControllers(source, kustomize, helm, recorder, storage, applier)
+    return FluxControllers(source, kustomize, helm, recorder, storage, applier, registry)
 
 
 def add_flux_operator(sim: Simulator, flux: FluxControllers, dependency_requeue: float = 5.0) -> FluxOperatorController:
