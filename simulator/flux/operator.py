@@ -147,6 +147,11 @@ class FluxOperatorController(FluxController):
         self._waits: dict[tuple[str, str, str], tuple[float, float, list[tuple[str, str, str, str]]]] = {}
         self._blocked: set[tuple[str, str, str]] = set()  # waiting on a dependency or an input provider
 
+    @staticmethod
+    def _token(obj: dict) -> tuple:
+        """A change of the pause annotation is a reconcile request too (the operator's predicates watch it)."""
+        return (*FluxController._token(obj), (obj["metadata"].get("annotations") or {}).get(RECONCILE))
+
     # ------------------------------------------------------------ routing
     def handle(self, event: Event) -> None:
         m = event.obj["metadata"]
