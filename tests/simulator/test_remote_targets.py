@@ -80,3 +80,31 @@ def test_a_kubeconfig_naming_no_running_cluster_fails(hub: FluxEnv, tmp_path: Pa
                         cond(o, "Ready").get("status") == "False" and o, 30, "spoke-1-apps failed")
     assert "failed to connect to http://127.0.0.1:" in cond(failed, "Ready")["message"]
     assert not ready(failed)
+
+
+def test_a_helmrelease_with_kubeconfig_installs_on_the_spoke(hub: FluxEnv, spokes) -> None:
+    spoke1, _spoke2 = spokes
+    hub.create({"apiVersion": "source.toolkit.fluxcd.io/v1", "kind": "HelmRepository",
+                "metadata": {"name": "podinfo", "namespace": "flux-system"},
+                "spec": {"interval": "1h", "url": "https://stefanprodan.github.io/podinfo"}})
+    hub.create({"apiVersion": "helm.toolkit.fluxcd.io/v2", "kind": "HelmRelease",
+                "metadata": {"name": "podinfo", "namespace": "flux-system"},
+                "spec": {"interval": "1h", "targetNamespace": "podinfo", "install": {"createNamespace": True},
+                         "kubeConfig": {"secretRef": {"name": "spoke-1-kubeconfig"}},
+                         "chart": {"spec": {"chart": "podinfo", "version": "6.x",
+                                            "sourceRef": {"kind": "HelmRepository", "name": "podinfo"}}}}})
+    failed = eventually(lambda: (o := hub.store.peek("helmreleases", "flux-system", "podinfo")) and
+                        cond(o, "Ready").get("reason") == "InitFailed" and o, 30, "InitFailed without the Secret")
+    assert "unable to read KubeConfig secret 'flux-system/spoke-1-kubeconfig'" in cond(failed, "Ready")["message"]
+    assert not hub.store.list("deployments", "podinfo") and spoke1.store.peek("namespaces", None, "podinfo") is None
+
+    hub.create(kubeconfig_secret(spoke1, "spoke-1"))
+    hub.request_reconcile(("helm.toolkit.fluxcd.io", "v2", "helmreleases"), "flux-system", "podinfo")
+    eventually(lambda: ready(hub.store.peek("helmreleases", "flux-system", "podinfo")), 60, "podinfo released")
+    deployments = spoke1.store.list("deployments", "podinfo")
+    assert [d["metadata"]["name"] for d in deployments] == ["podinfo-podinfo"]  # release <targetNamespace>-<name>
+    eventually(lambda: kstatus(spoke1.store.get("deployments", "podinfo", "podinfo-podinfo")) == "Current", 30,
+               "the release's Deployment Current on the spoke")
+    assert not hub.store.list("deployments", "podinfo")
+    assert any(s["metadata"]["name"].startswith("sh.helm.release.v1.") for s in spoke1.store.list("secrets",
+                                                                                                    "flux-system"))
