@@ -128,3 +128,26 @@ def test_hub_and_spokes_are_linked_and_a_missing_kubeconfig_is_red(tmp_path: Pat
         hub.close()
         for s in spokes:
             s.stop(save=False)
+
+
+def test_the_target_of_a_kubeconfig_secret_explicit_mapping_first_then_the_convention() -> None:
+    from django.core.exceptions import ValidationError
+
+    from graph.remote import kubeconfig_ref, target_cluster
+
+    hub = Cluster.objects.create(name="hub", connection="simulator", server_url="http://127.0.0.1:1")
+    prod = Cluster.objects.create(name="prod-eu", connection="simulator", server_url="http://127.0.0.1:2",
+                                  kubeconfig_secrets="hub/flux-system/eu-admin\nother-hub/fleet/prod\n")
+    spoke = Cluster.objects.create(name="spoke-1", connection="simulator", server_url="http://127.0.0.1:3")
+    clusters = [hub, prod, spoke]
+    assert target_cluster(hub, "flux-system", "eu-admin", clusters) == prod
+    assert target_cluster(hub, "flux-system", "spoke-1-kubeconfig", clusters) == spoke
+    assert target_cluster(hub, "flux-system", "prod-eu-kubeconfig", clusters) is None  # mapped explicitly instead
+    assert target_cluster(hub, "other-ns", "eu-admin", clusters) is None
+    assert target_cluster(hub, "flux-system", "hub-kubeconfig", clusters) is None  # never the hub itself
+    assert kubeconfig_ref({"kubeConfig": {"secretRef": {"name": "a", "key": "value.yaml"}}}) == ("Secret", "a")
+    assert kubeconfig_ref({"kubeConfig": {"configMapRef": {"name": "b"}}}) == ("ConfigMap", "b")
+    assert kubeconfig_ref({"path": "./apps"}) is None
+    prod.kubeconfig_secrets = "flux-system/eu-admin"
+    with pytest.raises(ValidationError, match="<hub cluster>/<namespace>/<secret name>"):
+        prod.full_clean()
