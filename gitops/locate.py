@@ -109,7 +109,31 @@ def _matches(doc: Any, obj: ObjectRef, name: str, namespace: str) -> bool:
     return not (obj.namespace and namespace and namespace != obj.namespace)
 
 
+OCI_SOURCE = "org.opencontainers.image.source"
+OCI_REVISION = "org.opencontainers.image.revision"
+
+
+def oci_git_origin(metadata: dict[str, Any]) -> tuple[str, str]:
+    """(git URL, branch) an OCI artifact was pushed from, from its ``org.opencontainers.image.source`` and
+    ``.revision`` annotations (``flux push artifact --source --revision=<branch>@sha1:<sha>``); NotEditable names
+    the missing one. The artifact's root is taken to be the repository's root (``--path=./``)."""
+    url = str(metadata.get(OCI_SOURCE) or "").strip()
+    revision = str(metadata.get(OCI_REVISION) or "").strip()
+    missing = [a for a, v in ((OCI_SOURCE, url), (OCI_REVISION, revision)) if not v]
+    if missing:
+        raise NotEditable(f"the OCI artifact does not say which git repository it was built from: annotation "
+                          f"{' and '.join(missing)} missing (push it with `flux push artifact --source=<git url> "
+                          f"--revision=<branch>@sha1:<commit>`)")
+    branch, at, _sha = revision.rpartition("@")
+    if not at or not branch or not _sha.startswith("sha1:"):
+        raise NotEditable(f"the OCI artifact's {OCI_REVISION} {revision!r} names no branch (expected "
+                          f"<branch>@sha1:<commit>): a change could not be committed where the artifact is built")
+    return url, branch.removeprefix("refs/heads/")
+
+
 def _check_source(kz: KustomizationRef) -> None:
+    if kz.source_kind == "OCIRepository" and kz.source_url:
+        return  # an artifact pushed from git whose origin is known (oci_git_origin)
     if kz.source_kind not in GIT_SOURCE_KINDS:
         raise NotEditable(
             f"the Kustomization's source is a {kz.source_kind}; only GitRepository sources map to files in git "

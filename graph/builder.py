@@ -19,15 +19,14 @@ from graph import health as health_rules
 from graph.choices import EdgeType
 from graph.helmstorage import release_name
 from graph.kinds import (
-    HELM_GROUP,
-    HELM_NAME_LABEL,
-    HELM_NAMESPACE_LABEL,
-    KUSTOMIZE_GROUP,
-    KUSTOMIZE_NAME_LABEL,
-    KUSTOMIZE_NAMESPACE_LABEL,
+    APPLIER_KINDS,
+    MANAGER_KIND_GROUP,
+    OPERATOR_GROUP,
     ORIGIN_ANNOTATION,
+    OWNER_LABELS,
     SOURCE_GROUP,
     family_of,
+    is_suspended,
     split_api_version,
 )
 
@@ -105,12 +104,9 @@ def node_from_object(obj: dict) -> Node:
         raise ValueError("spec or status is not an object")
     origin = parse_origin(annotations.get(ORIGIN_ANNOTATION))
     managed_kind = managed_ns = managed_name = ""
-    if labels.get(KUSTOMIZE_NAME_LABEL):
-        managed_kind, managed_ns, managed_name = ("Kustomization", labels.get(KUSTOMIZE_NAMESPACE_LABEL, ""),
-                                                  labels[KUSTOMIZE_NAME_LABEL])
-    if labels.get(HELM_NAME_LABEL):  # a HelmRelease's objects also carry the Kustomization labels of nobody
-        managed_kind, managed_ns, managed_name = ("HelmRelease", labels.get(HELM_NAMESPACE_LABEL, ""),
-                                                  labels[HELM_NAME_LABEL])
+    for name_label, namespace_label, _group, owner_kind in OWNER_LABELS:  # the last present one wins (kinds.py)
+        if labels.get(name_label):
+            managed_kind, managed_ns, managed_name = owner_kind, labels.get(namespace_label, ""), labels[name_label]
     fields = {
         "api_group": group,
         "api_version": version,
@@ -126,7 +122,7 @@ def node_from_object(obj: dict) -> Node:
         "resource_version": str(meta.get("resourceVersion", "")),
         "generation": meta.get("generation"),
         "observed_generation": status.get("observedGeneration") if isinstance(status, dict) else None,
-        "suspended": bool(spec.get("suspend")) if isinstance(spec, dict) else False,
+        "suspended": is_suspended(group, spec, annotations),
         "managed_by_kind": managed_kind,
         "managed_by_namespace": managed_ns,
         "managed_by_name": managed_name,
@@ -182,19 +178,22 @@ def _find(by_key: dict, group: str, kind: str, namespace: str, name: str) -> str
 
 def _add_edges(graph: Graph, by_key: dict, helm_storage: dict) -> None:
     edges = graph.edges
+    providers: dict[str, list[Node]] = defaultdict(list)
+    for node in graph.nodes.values():
+        if (node.fields["api_group"], node.fields["kind"]) == (OPERATOR_GROUP, "ResourceSetInputProvider"):
+            providers[node.fields["namespace"]].append(node)
     for uid, node in graph.nodes.items():
         f, raw = node.fields, node.raw
-        # created: Flux owner labels
-        if f["managed_by_kind"] == "Kustomization":
-            parent = _find(by_key, KUSTOMIZE_GROUP, "Kustomization", f["managed_by_namespace"], f["managed_by_name"])
-        elif f["managed_by_kind"] == "HelmRelease":
-            parent = _find(by_key, HELM_GROUP, "HelmRelease", f["managed_by_namespace"], f["managed_by_name"])
-        else:
-            parent = None
+        # created: Flux owner labels (Kustomization, HelmRelease, FluxInstance, ResourceSet)
+        parent = None
+        if f["managed_by_kind"] in MANAGER_KIND_GROUP:
+            parent = _find(by_key, MANAGER_KIND_GROUP[f["managed_by_kind"]], f["managed_by_kind"],
+                           f["managed_by_namespace"], f["managed_by_name"])
         if parent and parent != uid:
             edges.add((parent, uid, EdgeType.CREATED))
-        # created: status.inventory of Kustomizations and HelmReleases
-        if (f["api_group"], f["kind"]) in ((KUSTOMIZE_GROUP, "Kustomization"), (HELM_GROUP, "HelmRelease")):
+        # created: status.inventory of the appliers (a spec.kubeConfig applier's inventory lives in another
+        # cluster: graph.remote links it after the sync)
+        if (f["api_group"], f["kind"]) in APPLIER_KINDS and not f["spec"].get("kubeConfig"):
             keys = inventory_keys(raw)
             if not keys and f["kind"] == "HelmRelease" and "inventory" not in f["status"]:
                 keys = helm_storage.get(release_name(raw), [])
@@ -215,9 +214,29 @@ def _add_edges(graph: Graph, by_key: dict, helm_storage: dict) -> None:
         for dep in f["spec"].get("dependsOn") or []:
             if not isinstance(dep, dict) or not dep.get("name"):
                 continue
-            target_uid = _find(by_key, f["api_group"], f["kind"], dep.get("namespace") or f["namespace"], dep["name"])
+            # A ResourceSet's dependsOn names any kind by apiVersion/kind; Flux's own name their own kind.
+            dep_group = split_api_version(str(dep["apiVersion"]))[0] if dep.get("apiVersion") else f["api_group"]
+            target_uid = _find(by_key, dep_group, dep.get("kind") or f["kind"], dep.get("namespace") or f["namespace"],
+                               dep["name"])
             if target_uid and target_uid != uid:
                 edges.add((uid, target_uid, EdgeType.DEPENDS_ON))
+        if (f["api_group"], f["kind"]) == (OPERATOR_GROUP, "ResourceSet"):
+            _add_input_providers(providers, uid, f, edges)
+
+
+def _add_input_providers(providers: dict[str, list[Node]], uid: str, f: dict, edges: set) -> None:
+    """A ResourceSet reads its inputs from the ResourceSetInputProviders ``spec.inputsFrom`` names or selects by
+    labels (same namespace): a ``source`` edge, drawn like a Kustomization's to its GitRepository."""
+    for ref in f["spec"].get("inputsFrom") or []:
+        if not isinstance(ref, dict):
+            continue
+        selector = ref.get("selector") if isinstance(ref.get("selector"), dict) else {}
+        match = selector.get("matchLabels") or {}
+        for other in providers.get(f["namespace"], ()):
+            o = other.fields
+            if (ref.get("name") and o["name"] == ref["name"]) or \
+                    (not ref.get("name") and match and all(o["labels"].get(k) == v for k, v in match.items())):
+                edges.add((uid, other.uid, EdgeType.SOURCE))
 
 
 def _source_group(kind: str) -> str:

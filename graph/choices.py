@@ -31,5 +31,6 @@ class Family(models.TextChoices):
     SOURCE = "source", "Sources"
     NOTIFICATION = "notification", "Notifications"
     IMAGE = "image", "Image automation"
+    OPERATOR = "operator", "Flux Operator"
     WORKLOAD = "workload", "Workloads"
     OTHER = "other", "Other objects"

@@ -106,6 +106,7 @@ _ADMIN_MODEL = {
     Family.SOURCE: "source",
     Family.NOTIFICATION: "notification",
     Family.IMAGE: "imageautomation",
+    Family.OPERATOR: "fluxoperatorobject",
     Family.WORKLOAD: "workload",
 }
 
@@ -190,6 +191,17 @@ class ImageAutomation(KubeObject):
         proxy = True
         verbose_name = "image automation object"
         verbose_name_plural = "image automation"
+
+
+class FluxOperatorObject(KubeObject):
+    """The Flux Operator's kinds (fluxcd.controlplane.io): FluxInstance, FluxReport, ResourceSet and
+    ResourceSetInputProvider."""
+
+    objects = FamilyManager(Family.OPERATOR)
+
+    class Meta:
+        proxy = True
+        verbose_name = "Flux Operator object"
 
 
 class Workload(KubeObject):

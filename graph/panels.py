@@ -22,7 +22,8 @@ def _filtered(family: str, health: str | None) -> str:
     return f"{url}?rollup_health__exact={health}" if health else url
 
 
-FLUX_FAMILIES = [Family.KUSTOMIZATION, Family.HELMRELEASE, Family.SOURCE, Family.NOTIFICATION, Family.IMAGE]
+FLUX_FAMILIES = [Family.KUSTOMIZATION, Family.HELMRELEASE, Family.SOURCE, Family.NOTIFICATION, Family.IMAGE,
+                 Family.OPERATOR]
 
 
 @extensions.register_panel("dashboard", "admin/graph/dashboard.html", order=40)
@@ -65,7 +66,8 @@ def health_dashboard(request) -> dict | None:
 # What Flux users call them (the models' own names stay, so no migration renames them).
 _LABELS = {"kubeobject": "All objects", "notification": "Notifications (Flux)", "imageautomation": "Image automation"}
 _FAMILY_MODELS = {Family.KUSTOMIZATION: "kustomization", Family.HELMRELEASE: "helmrelease", Family.SOURCE: "source",
-                  Family.NOTIFICATION: "notification", Family.IMAGE: "imageautomation", Family.WORKLOAD: "workload"}
+                  Family.NOTIFICATION: "notification", Family.IMAGE: "imageautomation",
+                  Family.OPERATOR: "fluxoperatorobject", Family.WORKLOAD: "workload"}
 
 
 def navigation(request, app: dict) -> None:

@@ -72,7 +72,14 @@ def select(scope: GraphScope, visible: Q | None = None) -> GraphData:
     drops what the user may not see."""
     if scope.root_id is not None:
         root = KubeObject.objects.get(pk=scope.root_id)
-        edges = list(Edge.objects.filter(cluster_id=root.cluster_id).values_list("source_id", "target_id", "type"))
+        rows = list(Edge.objects.filter(cluster_id=root.cluster_id).values_list("source_id", "target_id", "type",
+                                                                                 "target__cluster_id"))
+        # A hub's spec.kubeConfig appliers reach into spoke clusters (graph.remote): follow their subtrees too.
+        spokes = {c for *_e, c in rows if c != root.cluster_id}
+        if spokes:
+            rows += list(Edge.objects.filter(cluster_id__in=spokes).values_list("source_id", "target_id", "type",
+                                                                                "target__cluster_id"))
+        edges = [(s, t, ty) for s, t, ty, _c in rows]
         children: dict[int, list[int]] = defaultdict(list)
         for source, target, type_ in edges:
             if type_ in (EdgeType.CREATED, EdgeType.OWNS):

@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from controlplane.kube import ApiResource, KubeAdapter, KubeError, KubeUnreachable
 from controlplane.models import Cluster
+from graph import remote
 from graph.builder import Graph, build_graph, inventory_keys
 from graph.bulk import insert_edges, upsert_objects
 from graph.helmstorage import deployed_manifests
@@ -24,9 +25,8 @@ from graph.kinds import (
     APPLIER_KINDS,
     DEFAULT_MANAGED_KINDS,
     FLUX_KINDS,
-    HELM_NAME_LABEL,
-    KUSTOMIZE_NAME_LABEL,
     OWNED_CHILD_KINDS,
+    manager_selectors,
     split_api_version,
 )
 from graph.models import Edge, KubeObject
@@ -93,11 +93,12 @@ def fetch(adapter: KubeAdapter, progress: Callable[[str], None] = lambda _msg: N
             managed.update((g, k) for g, k, _ns, _n in inventory_keys(obj))
     managed -= {(k.group, k.kind) for k in FLUX_KINDS}
     seen: set[str] = {o["metadata"]["uid"] for o in objects if o.get("metadata", {}).get("uid")}
+    selectors = manager_selectors(objects)  # Kustomization and HelmRelease labels (+ the Flux Operator's)
     for group, kind in sorted(managed):
         resource = adapter.find_resource(group, kind)
         if resource is None or "list" not in resource.verbs:
             continue
-        for selector in (KUSTOMIZE_NAME_LABEL, HELM_NAME_LABEL):
+        for selector in selectors:
             try:
                 items = list_(resource, selector)
             except KubeError as exc:
@@ -198,6 +199,7 @@ def sync_cluster(cluster: Cluster, progress: Callable[[str], None] = lambda _msg
     for problem in result.problems:
         logger.warning("cluster %s: %s", cluster.name, problem)
     result.edges, result.tombstoned = persist(cluster, graph, started)
+    result.edges += remote.link_after_sync(cluster)  # hub ↔ spoke edges and roll-ups (spec.kubeConfig)
     message = result.summary()
     if result.problems:
         message += "\n" + "\n".join(result.problems[:20])

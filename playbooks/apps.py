@@ -10,7 +10,7 @@ class PlaybooksConfig(AppConfig):
     def ready(self) -> None:
         # Register the playbooks, their job runner and what they add to the dashboard and object pages.
         from playbooks import exec_playbooks, panels, runners  # noqa: F401
-        from playbooks.changes import create, library  # noqa: F401
+        from playbooks.changes import create, library, migrate  # noqa: F401
         from playbooks.notify import on_approval_requested
         from playbooks.signals import approval_requested
 

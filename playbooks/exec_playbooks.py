@@ -1,4 +1,5 @@
-"""The exec playbooks: suspend, resume and reconcile, for every Flux kind that has ``spec.suspend``."""
+"""The exec playbooks: suspend, resume and reconcile, for every Flux kind that has ``spec.suspend`` and the Flux
+Operator's kinds (paused by annotation, see playbooks.fluxexec)."""
 
 from __future__ import annotations
 
@@ -59,7 +60,8 @@ class Suspend(ExecPlaybook):
     name = "suspend"
     setting = "suspend"
     title = "Suspend"
-    description = "Stop Flux reconciling the object (merge patch spec.suspend: true, as `flux suspend` does)."
+    description = ("Stop Flux reconciling the object (merge patch spec.suspend: true, as `flux suspend` does; "
+                   "Flux Operator kinds: the fluxcd.controlplane.io/reconcile: disabled annotation).")
     bulk_dependencies_first = False  # dependents are suspended before what they depend on
 
     @classmethod

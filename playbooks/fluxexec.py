@@ -4,6 +4,10 @@
 ``{"spec":{"suspend":null}}`` then wait until Ready for the current generation; reconcile = the
 ``reconcile.fluxcd.io/requestedAt`` annotation (RFC 3339 with nanoseconds, retried on conflict), refused when
 suspended, then wait until ``status.lastHandledReconcileAt`` changed and the object is Current.
+
+The Flux Operator's kinds have no ``spec.suspend``: as the operator documents (and ``flux-operator suspend|resume``
+does), they pause with the annotation ``fluxcd.controlplane.io/reconcile: disabled`` and resume with ``enabled``;
+``reconcile.fluxcd.io/requestedAt`` asks for a reconcile as for the toolkit kinds.
 """
 
 from __future__ import annotations
@@ -14,7 +18,15 @@ from datetime import UTC, datetime
 
 from controlplane.kube import ApiResource, KubeAdapter, KubeError
 from controlplane.runners import JobFailed
-from graph.kinds import FLUX_KINDS, HELM_GROUP, KUSTOMIZE_GROUP, SOURCE_GROUP
+from graph.kinds import (
+    FLUX_KINDS,
+    HELM_GROUP,
+    KUSTOMIZE_GROUP,
+    OPERATOR_GROUP,
+    OPERATOR_RECONCILE_ANNOTATION,
+    SOURCE_GROUP,
+    is_suspended,
+)
 
 REQUESTED_AT = "reconcile.fluxcd.io/requestedAt"
 FORCE_AT = "reconcile.fluxcd.io/forceAt"
@@ -112,9 +124,15 @@ class FluxExecutor:
             raise
 
     # ------------------------------------------------------------------ suspend / resume
+    @staticmethod
+    def _pause_patch(group: str, paused: bool) -> dict:
+        if group == OPERATOR_GROUP:
+            return {"metadata": {"annotations": {OPERATOR_RECONCILE_ANNOTATION: "disabled" if paused else "enabled"}}}
+        return {"spec": {"suspend": True if paused else None}}
+
     def suspend(self, group: str, kind: str, namespace: str, name: str) -> dict:
         self.get(group, kind, namespace, name)
-        self.adapter.patch(self.resource(group, kind), namespace, name, {"spec": {"suspend": True}})
+        self.adapter.patch(self.resource(group, kind), namespace, name, self._pause_patch(group, True))
         self.log(f"{kind} {namespace}/{name} suspended")
         return {"suspended": True}
 
@@ -123,7 +141,7 @@ class FluxExecutor:
         """Remove ``spec.suspend``, then wait until Ready. ``on_resumed`` runs as soon as the patch is in, before the
         wait: whatever the wait brings, the object is no longer suspended from then on."""
         self.get(group, kind, namespace, name)
-        obj = self.adapter.patch(self.resource(group, kind), namespace, name, {"spec": {"suspend": None}})
+        obj = self.adapter.patch(self.resource(group, kind), namespace, name, self._pause_patch(group, False))
         self.log(f"{kind} {namespace}/{name} resumed; waiting for it to be Ready")
         if on_resumed is not None:
             on_resumed()
@@ -138,7 +156,7 @@ class FluxExecutor:
     def reconcile(self, group: str, kind: str, namespace: str, name: str, timeout: float, with_source: bool = False,
                   force: bool = False, reset: bool = False) -> dict:
         obj = self.get(group, kind, namespace, name)
-        if (obj.get("spec") or {}).get("suspend"):
+        if is_suspended(group, obj.get("spec"), (obj.get("metadata") or {}).get("annotations")):
             raise JobFailed(f"{kind} {namespace}/{name} is suspended: resume it before reconciling")
         if kind in STATIC_KINDS:
             raise JobFailed("reconciliation not supported by the object")

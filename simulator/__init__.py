@@ -23,7 +23,18 @@ from .store import Event, Store, Watch
 from .workloads import WorkloadController, pod_status, template_hash
 
 __all__ = ["ApiError", "Controller", "Event", "Registry", "ResourceType", "Simulator", "Store", "Watch",
-           "WorkloadController", "pod_status", "template_hash"]
+           "WorkloadController", "pod_status", "running", "template_hash"]
+
+# Simulators serving in this process, by URL: a simulated kustomize-controller whose Kustomization has a
+# spec.kubeConfig applies to the one its kubeconfig's server names (hub and spokes in one test or demo process).
+_RUNNING: dict[str, Simulator] = {}
+_RUNNING_LOCK = threading.Lock()
+
+
+def running(url: str) -> Simulator | None:
+    """The simulator serving ``url`` in this process, if any."""
+    with _RUNNING_LOCK:
+        return _RUNNING.get(str(url).rstrip("/"))
 
 
 class Simulator:
@@ -61,6 +72,8 @@ class Simulator:
         self._thread.start()
         for r in self._runners:
             r.start()
+        with _RUNNING_LOCK:
+            _RUNNING[self.url] = self
         return self.url
 
     def record_requests(self) -> list[tuple[str, str, dict[str, str]]]:
@@ -79,6 +92,9 @@ class Simulator:
 
     def stop(self, save: bool = True) -> None:
         """Stop serving, end watch streams and controllers; write the snapshot file if one was given."""
+        with _RUNNING_LOCK:
+            if self.url and _RUNNING.get(self.url) is self:
+                del _RUNNING[self.url]
         if self._server is not None:
             self._server.stopping.set()
             self._server.shutdown()

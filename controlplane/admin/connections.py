@@ -41,6 +41,7 @@ class ClusterAdmin(AuditedModelAdmin):
     fieldsets = [
         (None, {"fields": ["name", "description", "enabled", "sync_interval_seconds"]}),
         ("Connection", {"fields": ["connection", "kubeconfig_path", "kubeconfig_context", "server_url"]}),
+        ("Remote target of a hub", {"fields": ["kubeconfig_secrets"]}),
         ("Last sync", {"fields": ["last_sync_state", "last_sync_at", "last_sync_message"]}),
     ]
 

@@ -45,6 +45,13 @@ class Cluster(models.Model):
     kubeconfig_path = models.CharField(max_length=500, blank=True, help_text="path to a kubeconfig file")
     kubeconfig_context = models.CharField(max_length=200, blank=True, help_text="context name (default: current)")
     server_url = models.URLField(blank=True, help_text="API server URL (built-in simulator only)")
+    kubeconfig_secrets = models.TextField(
+        blank=True,
+        help_text="Secrets in other (hub) clusters whose kubeconfig targets this cluster, one per line as "
+                  "<hub cluster>/<namespace>/<secret name>: Kustomizations and HelmReleases there with that "
+                  "spec.kubeConfig are drawn applying to this cluster. Without a line, a Secret named "
+                  "<this cluster's name>-kubeconfig (the Cluster API convention) is matched.",
+    )
     enabled = models.BooleanField(default=True)
     sync_interval_seconds = models.PositiveIntegerField(default=300)
     last_sync_at = models.DateTimeField(null=True, blank=True)
@@ -68,8 +75,18 @@ class Cluster(models.Model):
             errors["server_url"] = "The simulator connection needs the simulator's URL, e.g. http://127.0.0.1:6443."
         if self.connection != self.Connection.SIMULATOR and self.server_url:
             errors["server_url"] = "Only the simulator connection takes a URL; kubeconfig files carry their own."
+        bad = [line for line in self.kubeconfig_secret_refs(raw=True) if line.count("/") != 2 or "" in line.split("/")]
+        if bad:
+            errors["kubeconfig_secrets"] = f"Write each line as <hub cluster>/<namespace>/<secret name>: {bad[0]!r}"
         if errors:
             raise ValidationError(errors)
+
+    def kubeconfig_secret_refs(self, raw: bool = False) -> list:
+        """The explicit mapping: (hub cluster name, namespace, secret name) per non-empty line (raw: the lines)."""
+        lines = [line.strip() for line in (self.kubeconfig_secrets or "").splitlines() if line.strip()]
+        if raw:
+            return lines
+        return [tuple(line.split("/")) for line in lines if line.count("/") == 2]
 
     def record_sync(self, state: str, message: str = "") -> None:
         """Store the outcome of a sync; audit only transitions so a periodic sync does not flood the log."""

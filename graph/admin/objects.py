@@ -20,6 +20,7 @@ from graph.admin.filters import KindFilter, NamespaceFilter, PresenceFilter
 from graph.choices import HealthChoices
 from graph.models import (
     Edge,
+    FluxOperatorObject,
     HelmRelease,
     ImageAutomation,
     KubeObject,
@@ -264,6 +265,12 @@ class NotificationAdmin(KubeObjectAdmin):
 @admin.register(ImageAutomation)
 class ImageAutomationAdmin(KubeObjectAdmin):
     pass
+
+
+@admin.register(FluxOperatorObject)
+class FluxOperatorObjectAdmin(KubeObjectAdmin):
+    list_display = ["name", "namespace", "kind", "health_display", "why", "suspended", "cluster", "changed_at"]
+    list_filter = [PresenceFilter, "cluster", NamespaceFilter, KindFilter, "health"]
 
 
 @admin.register(Workload)

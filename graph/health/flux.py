@@ -5,7 +5,8 @@ Order of the rules (first match wins), and why:
 1. ``deletionTimestamp`` → progressing/Terminating: controllers finalise (prune) even suspended objects.
 2. Static kinds (Alert, Provider, HelmRepository ``type: oci``) have nothing to reconcile → healthy unless a legacy
    ``Ready=False`` says otherwise.
-3. ``spec.suspend`` → suspended; the last Ready message is kept so the user sees what state was frozen.
+3. ``spec.suspend`` (Flux Operator kinds: ``fluxcd.controlplane.io/reconcile: disabled``) → suspended; the last Ready
+   message is kept so the user sees what state was frozen.
 4. No status at all → progressing/AwaitingReconciliation: the flux CLI's readiness predicate treats an object
    whose ``observedGeneration`` is not ≥ 1 as "not yet", and a fresh object is usually seconds from its first
    reconcile. (If its controller is not installed it stays there, and the message says so.)
@@ -25,18 +26,24 @@ Order of the rules (first match wins), and why:
    c. Sources with an abnormal-true failure condition (FetchFailed, BuildFailed, StorageOperationFailed,
       IncludeUnavailable) → degraded with that condition's reason (AuthenticationFailed, GitOperationFailed...).
    d. Sources with only ``ArtifactOutdated=True`` → progressing/ArtifactOutdated (a new revision is being fetched).
+   f. (checked before b–e) a message naming a Flux kind in a version Flux no longer serves (``no matches for kind
+      "HelmRelease" in version "helm.toolkit.fluxcd.io/v2beta1"``) → degraded/RemovedAPIVersion with the fix.
    e. Anything else → degraded with Ready's reason (BuildFailed, HealthCheckFailed, InstallFailed, ...). With
       ``Reconciling=True/ProgressingWithRetry`` the message says "retrying": Flux will try again at the retry
       interval, which is exactly "failing but retrying". ``Stalled`` was already handled in 5.
 8. ``Reconciling=True``, ``Ready=Unknown`` or ``ArtifactOutdated=True`` → progressing.
 9. ``Ready=True`` → healthy with Ready's message ("Applied revision: main@sha1:...").
 10. Conditions but no Ready → unknown/NoReadyCondition.
+11. (inside 9) Ready on an API version current Flux removed (an old Flux installation) → healthy with reason
+    DeprecatedAPIVersion and the migration to do before upgrading.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
+
+from gitops.fluxapi import FIX, removed_in_message, replacement
 
 from .base import (
     Assessment,
@@ -60,8 +67,10 @@ FLUX_GROUPS = frozenset(
         "notification.toolkit.fluxcd.io",
         "image.toolkit.fluxcd.io",
         "source.extensions.fluxcd.io",
+        "fluxcd.controlplane.io",  # the Flux Operator's kinds follow the same conditions (kstatus-compatible)
     }
 )
+OPERATOR_GROUP = "fluxcd.controlplane.io"
 SOURCE_GROUPS = frozenset({"source.toolkit.fluxcd.io", "source.extensions.fluxcd.io"})
 # Abnormal-true conditions of source-controller that mean "this attempt failed" (§4.4).
 SOURCE_FAILURES = ("FetchFailed", "BuildFailed", "StorageOperationFailed", "IncludeUnavailable")
@@ -103,7 +112,7 @@ def assess_flux(obj: Mapping[str, Any], group: str) -> Assessment:
         return a(Health.PROGRESSING, "Terminating", "being deleted; waiting for the controller's finalizer")
     if is_static(obj):
         return _assess_static(obj, ready)
-    if spec(obj).get("suspend") is True:
+    if _suspended(obj, group):
         last = cond_text(ready)
         return a(Health.SUSPENDED, "Suspended", f"suspended; last status: {last}" if last else "suspended")
     if not st.get("conditions") and as_int(st.get("observedGeneration")) in (None, 0, -1):
@@ -131,10 +140,25 @@ def assess_flux(obj: Mapping[str, Any], group: str) -> Assessment:
     if ready is not None and ready.get("status") == "Unknown":
         return a(Health.PROGRESSING, str(ready.get("reason") or "Progressing"), cond_text(ready))
     if is_true(ready):
+        served_as = str(obj.get("apiVersion") or "")
+        newer = replacement(served_as, kind)
+        if newer is not None:  # rule 11: an old Flux serving only an API current Flux removed
+            return a(Health.HEALTHY, "DeprecatedAPIVersion",
+                     f"{cond_text(ready)}; this cluster serves {kind} only as {served_as}, which current Flux no "
+                     f"longer serves: before upgrading Flux, migrate the manifests to {newer} ({FIX})")
         return a(Health.HEALTHY, str(ready.get("reason") or "Succeeded"), cond_text(ready))
     if ready is None:
         return a(Health.UNKNOWN, "NoReadyCondition", f"the {kind} has no Ready condition")
     return a(Health.UNKNOWN, "UnknownReadyStatus", f"Ready has status {ready.get('status')!r}")
+
+
+def _suspended(obj: Mapping[str, Any], group: str) -> bool:
+    """``spec.suspend: true``; for the operator's kinds the ``fluxcd.controlplane.io/reconcile: disabled`` annotation
+    (the operator has no spec.suspend)."""
+    if group == OPERATOR_GROUP:
+        annotations = meta(obj).get("annotations") or {}
+        return str(annotations.get("fluxcd.controlplane.io/reconcile", "")).lower() == "disabled"
+    return spec(obj).get("suspend") is True
 
 
 def _assess_not_ready(
@@ -148,6 +172,12 @@ def _assess_not_ready(
     reason = str(ready.get("reason") or "NotReady")
     if reason == "DependencyNotReady":
         return a(Health.PROGRESSING, reason, f"waiting: {cond_text(ready)}")
+    removed = removed_in_message(cond_text(ready))
+    if removed is not None:  # rule 7f: git holds manifests on an API version Flux no longer serves
+        old_kind, old_api = removed
+        return a(Health.DEGRADED, "RemovedAPIVersion",
+                 f"{old_kind} {old_api} is not served by this cluster's Flux: migrate the manifests to "
+                 f"{replacement(old_api, old_kind)} ({FIX}). {_retrying(cond_text(ready), reconciling)}")
     if kind == "HelmRelease":
         remediated = condition(obj, "Remediated")
         if is_true(remediated):

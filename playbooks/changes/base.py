@@ -188,17 +188,18 @@ class GitOpsPlaybook(Playbook):
 
 
 def request_source_reconcile(cluster, kustomization: KubeObject, log) -> None:
-    """After a merge, ask the Kustomization's GitRepository to fetch now (what `flux reconcile source git` does),
-    so the change is applied without waiting for the polling interval. Best effort: the interval still applies."""
+    """After a merge, ask the Kustomization's source (GitRepository or OCIRepository) to fetch now (what `flux
+    reconcile source git|oci` does), so the change is applied without waiting for the polling interval. Best effort:
+    the interval still applies (an OCIRepository sees the change once CI has published the next artifact)."""
     source = (kustomization.spec or {}).get("sourceRef") or {}
     try:
         adapter = KubeAdapter(cluster)
         try:
-            resource = adapter.find_resource(SOURCE_GROUP, "GitRepository", ("v1",))
+            resource = adapter.find_resource(SOURCE_GROUP, source.get("kind") or "GitRepository", ("v1",))
             if resource is not None:
                 adapter.patch(resource, source.get("namespace") or kustomization.namespace, source.get("name"),
                               {"metadata": {"annotations": {REQUESTED_AT: rfc3339nano()}}})
-                log(f"requested a fetch of GitRepository {source.get('name')}")
+                log(f"requested a fetch of {source.get('kind') or 'GitRepository'} {source.get('name')}")
         finally:
             adapter.close()
     except (KubeUnreachable, KubeError) as exc:

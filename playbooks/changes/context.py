@@ -9,6 +9,7 @@ from django.conf import settings
 
 from controlplane.models import GitConnection
 from gitops import KustomizationRef, NotEditable, ObjectRef
+from gitops.locate import oci_git_origin
 from graph.kinds import HELM_GROUP, KUSTOMIZE_GROUP, ORIGIN_ANNOTATION, SOURCE_GROUP
 from graph.models import KubeObject
 
@@ -72,27 +73,50 @@ def context_for(obj: KubeObject) -> ChangeContext:
     return context_for_kustomization(ks, obj)
 
 
-def context_for_kustomization(ks: KubeObject, obj: KubeObject | None = None) -> ChangeContext:
-    """The context of files under Kustomization ``ks`` (for creating new objects there, or editing ``obj``)."""
-    spec = ks.spec or {}
-    source = spec.get("sourceRef") or {}
-    if source.get("kind") != "GitRepository":
-        raise NotEditable(f"Kustomization {ks.namespace}/{ks.name} reads a {source.get('kind') or 'unknown'} "
-                          f"source; only GitRepository sources can be changed through git")
+def _git_repository(ks: KubeObject, source: dict) -> tuple[str, str, str]:
+    """(url, branch, kind) of a Kustomization's GitRepository; it must follow a branch."""
     repo = KubeObject.objects.filter(cluster_id=ks.cluster_id, api_group=SOURCE_GROUP, kind="GitRepository",
                                      namespace=source.get("namespace") or ks.namespace, name=source.get("name"),
                                      deleted_at__isnull=True).first()
     if repo is None:
         raise NotEditable(f"GitRepository {source.get('name')} of Kustomization {ks.name} is not in the mirror")
-    url = (repo.spec or {}).get("url", "")
     ref = (repo.spec or {}).get("ref") or {}
     if ref.get("tag") or ref.get("semver") or ref.get("commit"):
         raise NotEditable(f"GitRepository {repo.name} follows a tag or commit, not a branch: changes would never "
                           f"be applied")
+    name = str(ref.get("name") or "")
+    branch = ref.get("branch") or (name.removeprefix("refs/heads/") if name.startswith("refs/heads/") else "main")
+    return (repo.spec or {}).get("url", ""), branch, "GitRepository"
+
+
+def _oci_git_origin(ks: KubeObject, source: dict) -> tuple[str, str, str]:
+    """(url, branch, kind) of the git repository an OCIRepository's artifact was pushed from: ``flux push artifact
+    --source=<git url> --revision=<branch>@sha1:<commit>`` stamps them as OCI annotations, which source-controller
+    copies to ``status.artifact.metadata``."""
+    oci = KubeObject.objects.filter(cluster_id=ks.cluster_id, api_group=SOURCE_GROUP, kind="OCIRepository",
+                                    namespace=source.get("namespace") or ks.namespace, name=source.get("name"),
+                                    deleted_at__isnull=True).first()
+    if oci is None:
+        raise NotEditable(f"OCIRepository {source.get('name')} of Kustomization {ks.name} is not in the mirror")
+    origin = oci_git_origin(((oci.status or {}).get("artifact") or {}).get("metadata") or {})
+    return origin[0], origin[1], "OCIRepository"
+
+
+def context_for_kustomization(ks: KubeObject, obj: KubeObject | None = None) -> ChangeContext:
+    """The context of files under Kustomization ``ks`` (for creating new objects there, or editing ``obj``)."""
+    spec = ks.spec or {}
+    source = spec.get("sourceRef") or {}
+    if source.get("kind") == "OCIRepository":
+        url, branch, source_kind = _oci_git_origin(ks, source)
+    elif source.get("kind") == "GitRepository":
+        url, branch, source_kind = _git_repository(ks, source)
+    else:
+        raise NotEditable(f"Kustomization {ks.namespace}/{ks.name} reads a {source.get('kind') or 'unknown'} "
+                          f"source; only GitRepository sources, and OCIRepository artifacts that name their git "
+                          f"origin, can be changed through git")
     connection = connection_for(url)
-    branch = ref.get("branch") or "main"
     if branch != connection.base_branch:
-        raise NotEditable(f"GitRepository {repo.name} follows branch {branch!r} but git connection "
+        raise NotEditable(f"{source.get('kind')} {source.get('name')} follows branch {branch!r} but git connection "
                           f"{connection.name} targets {connection.base_branch!r}")
     target = obj or ks
     object_ref = ObjectRef(kind=target.kind, name=target.name, namespace=target.namespace,
@@ -101,7 +125,7 @@ def context_for_kustomization(ks: KubeObject, obj: KubeObject | None = None) -> 
     kustomization_ref = KustomizationRef(
         path=str(spec.get("path") or "."), target_namespace=str(spec.get("targetNamespace") or ""),
         name_prefix=str(spec.get("namePrefix") or ""), name_suffix=str(spec.get("nameSuffix") or ""),
-        source_kind="GitRepository", source_url=url, source_ref=branch,
+        source_kind=source_kind, source_url=url, source_ref=branch,
     )
     return ChangeContext(obj=target, kustomization=ks, connection=connection, object_ref=object_ref,
                          kustomization_ref=kustomization_ref)

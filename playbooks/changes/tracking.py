@@ -50,7 +50,17 @@ def applied_revision_of(ks: KubeObject) -> str:
     healthy = next((c for c in status.get("conditions") or [] if c.get("type") == "Healthy"), None)
     if healthy is not None and healthy.get("status") != "True" and status.get("lastAttemptedRevision"):
         return str(status["lastAttemptedRevision"])
-    return str(status.get("lastAppliedRevision") or "")
+    revision = str(status.get("lastAppliedRevision") or "")
+    source = (ks.spec or {}).get("sourceRef") or {}
+    if source.get("kind") == "OCIRepository" and "sha1:" not in revision:
+        # An artifact pushed from git: the commit it was built from is its org.opencontainers.image.revision.
+        oci = KubeObject.objects.filter(cluster_id=ks.cluster_id, kind="OCIRepository", name=source.get("name"),
+                                        namespace=source.get("namespace") or ks.namespace,
+                                        deleted_at__isnull=True).first()
+        artifact = ((oci.status or {}).get("artifact") or {}) if oci is not None else {}
+        if revision and artifact.get("revision") == revision:
+            return str((artifact.get("metadata") or {}).get("org.opencontainers.image.revision") or revision)
+    return revision
 
 
 def track(run: PlaybookRun) -> str:

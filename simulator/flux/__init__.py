@@ -19,9 +19,11 @@ from .common import Applier
 from .events import EventRecorder
 from .helm import HelmController
 from .kustomize import KustomizeController
+from .operator import FluxOperatorController, operator_crds
+from .registry_oci import OCIRegistry
 from .source import ArtifactStorage, SourceController
 
-__all__ = ["FluxControllers", "add_flux_controllers"]
+__all__ = ["FluxControllers", "add_flux_controllers", "add_flux_operator"]
 
 
 @dataclass
@@ -33,6 +35,8 @@ class FluxControllers:
     helm: HelmController
     recorder: EventRecorder
     storage: ArtifactStorage
+    applier: Applier
+    registry: OCIRegistry
 
     def stop(self) -> None:
         self.recorder.close()
@@ -47,11 +51,22 @@ def add_flux_controllers(sim: Simulator, workdir: Path | str, event_webhook_url:
     `--requeue-dependency`; dependents are also woken as soon as what they wait on becomes Ready).
     """
     storage = ArtifactStorage(Path(workdir) / "artifacts")
+    registry = OCIRegistry(Path(workdir) / "registry")  # what `flux push artifact` publishes to
     recorder = EventRecorder(sim.store, event_webhook_url)
     applier = Applier(sim.store)
-    source = SourceController(storage, recorder)
+    source = SourceController(storage, recorder, registry)
     kustomize = KustomizeController(storage, recorder, applier, dependency_requeue)
     helm = HelmController(recorder, applier, dependency_requeue)
     for c in (source, kustomize, helm):
         sim.add_controller(c)
-    return FluxControllers(source, kustomize, helm, recorder, storage)
+    return FluxControllers(source, kustomize, helm, recorder, storage, applier, registry)
+
+
+def add_flux_operator(sim: Simulator, flux: FluxControllers, dependency_requeue: float = 5.0) -> FluxOperatorController:
+    """Install the Flux Operator's CRDs (fluxcd.controlplane.io/v1) and run its simulated controller beside `flux`."""
+    for crd in operator_crds():
+        if sim.store.peek("customresourcedefinitions", None, crd["metadata"]["name"]) is None:
+            sim.store.create(crd)
+    operator = FluxOperatorController(flux.recorder, flux.applier, dependency_requeue)
+    sim.add_controller(operator)
+    return operator

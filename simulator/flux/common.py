@@ -10,7 +10,7 @@ from typing import Any
 # One implementation of Helm (Masterminds) version constraints, shared with the product; re-exported here.
 from gitops.semver import latest_matching, parse_semver, semver_match  # noqa: F401
 
-from .. import errors
+from .. import errors, running
 from ..controllers import Controller
 from ..defaults import apply_defaults
 from ..store import Store, clone
@@ -339,3 +339,63 @@ class FluxController(Controller):
             if t >= at:
                 del self._due[item]
                 self.enqueue(*item)
+
+
+# ------------------------------------------------------------------ remote targets (spec.kubeConfig)
+class KubeConfigError(Exception):
+    """The kubeconfig of a remote target cannot be read or reached (the message is the controller's)."""
+
+
+def kubeconfig_server(text: str) -> str | None:
+    """The server URL of a kubeconfig's current context (else its first cluster), or None when unparsable."""
+    import yaml
+
+    try:
+        cfg = yaml.safe_load(text)
+    except yaml.YAMLError:
+        return None
+    if not isinstance(cfg, dict):
+        return None
+    clusters = {c.get("name"): (c.get("cluster") or {}) for c in cfg.get("clusters") or [] if isinstance(c, dict)}
+    contexts = {c.get("name"): (c.get("context") or {}) for c in cfg.get("contexts") or [] if isinstance(c, dict)}
+    current = contexts.get(cfg.get("current-context")) or {}
+    cluster = clusters.get(current.get("cluster")) or next(iter(clusters.values()), {})
+    server = cluster.get("server") if isinstance(cluster, dict) else None
+    return str(server).rstrip("/") if server else None
+
+
+def remote_applier(store: Store, obj: dict, local: Applier, cache: dict[int, Applier]) -> Applier:
+    """Where a Kustomization or HelmRelease applies: ``local``, or with ``spec.kubeConfig`` an applier on the simulator
+    its kubeconfig's server names. As kustomize- and helm-controller do, a missing Secret or key fails the reconcile
+    (never a silent apply to the hub); the server must be a simulator running in this process."""
+    from .build import secret_values
+
+    kc = (obj.get("spec") or {}).get("kubeConfig") or {}
+    if not kc:
+        return local
+    ref = kc.get("secretRef") or {}
+    ns = obj["metadata"]["namespace"]
+    if not ref.get("name"):
+        raise KubeConfigError("spec.kubeConfig needs a secretRef (configMapRef with workload identity is not "
+                              "simulated)")
+    secret = store.peek("secrets", ns, ref["name"])
+    if secret is None:
+        raise KubeConfigError(f"unable to read KubeConfig secret '{ns}/{ref['name']}' error: secrets "
+                              f"\"{ref['name']}\" not found")
+    values = secret_values(secret.get("data") or {})
+    values.update({k: str(v) for k, v in (secret.get("stringData") or {}).items()})
+    key = ref.get("key") or next((k for k in ("value", "value.yaml") if k in values), "value")
+    if key not in values:
+        raise KubeConfigError(f"KubeConfig secret '{ns}/{ref['name']}' does not contain a '{key}' key")
+    server = kubeconfig_server(values[key])
+    if server is None:
+        raise KubeConfigError(f"failed to parse KubeConfig from secret '{ns}/{ref['name']}'")
+    remote = running(server)
+    if remote is None:
+        raise KubeConfigError(f"failed to connect to {server}: the simulator applies to other simulators running "
+                              "in the same process only")
+    if remote.store is store:
+        return local
+    if id(remote.store) not in cache:
+        cache[id(remote.store)] = Applier(remote.store)
+    return cache[id(remote.store)]

@@ -21,6 +21,7 @@ from .common import (
     SOURCE_GROUP,
     Applier,
     FluxController,
+    KubeConfigError,
     del_condition,
     describe,
     format_duration,
@@ -30,6 +31,7 @@ from .common import (
     kstatus,
     parse_duration,
     parse_object_id,
+    remote_applier,
     set_condition,
 )
 from .events import EventRecorder
@@ -72,6 +74,8 @@ class HelmController(FluxController):
         super().__init__()
         self.recorder = recorder
         self.applier = applier
+        self.target = applier  # where the release is installed (another simulator with spec.kubeConfig)
+        self._remote: dict[int, Applier] = {}
         self.dependency_requeue = dependency_requeue
         self._waits: dict[tuple[str, str], ReleaseWait] = {}
         self._blocked: set[tuple[str, str]] = set()
@@ -114,6 +118,7 @@ class HelmController(FluxController):
         assert self.store is not None
         if key != K_HR:
             return
+        self.target = self.applier
         ident = (namespace, name)
         obj = self.store.peek_key(K_HR, namespace, name)
         gone = self._deleted.pop(ident, None)
@@ -122,6 +127,10 @@ class HelmController(FluxController):
             self._blocked.discard(ident)
             self.forget(K_HR, namespace, name)
             if gone is not None:
+                try:
+                    self.target = self._target_of(gone)
+                except KubeConfigError:
+                    return  # the remote cluster cannot be reached: its release stays, as with Flux
                 self._uninstall(gone)
             return
         if obj["metadata"].get("deletionTimestamp") or (obj.get("spec") or {}).get("suspend"):
@@ -129,6 +138,11 @@ class HelmController(FluxController):
         wait = self._waits.get(ident)
         if wait is not None:
             if self._token(wait.started_obj) == self._token(obj):
+                try:
+                    self.target = self._target_of(obj)
+                except KubeConfigError:
+                    self._waits.pop(ident)
+                    return
                 self._poll(obj, wait)
                 return
             self._waits.pop(ident)
@@ -173,6 +187,11 @@ class HelmController(FluxController):
             self._clear_failures(status)  # a spec change earns a fresh set of attempts
         if status.get("observedGeneration") != gen:
             set_condition(status, "Reconciling", "True", "Progressing", "Reconciliation in progress", gen)
+        # The cluster to install into: this one, or the kubeConfig's (a missing Secret fails, never the hub).
+        try:
+            self.target = self._target_of(obj)
+        except KubeConfigError as e:
+            return self._fail_early(obj, status, "InitFailed", str(e), parse_duration(spec.get("interval"), 600.0))
         # Dependencies.
         for dep in spec.get("dependsOn") or []:
             dns = dep.get("namespace") or m["namespace"]
@@ -269,17 +288,17 @@ class HelmController(FluxController):
         policy = (spec.get(action) or {}).get("crds") or ("Create" if action == "install" else "Skip")
         crds, objs = render(obj, chart, version, values, with_crds=policy != "Skip")
         target_ns = spec.get("targetNamespace") or obj["metadata"]["namespace"]
-        if self.store.peek("namespaces", None, target_ns) is None:  # type: ignore[union-attr]
+        if self.target.store.peek("namespaces", None, target_ns) is None:  # type: ignore[union-attr]
             if not (spec.get("install") or {}).get("createNamespace"):
                 raise _Failed(f"create: failed to create: namespaces \"{target_ns}\" not found")
-            self.applier.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": target_ns}})
+            self.target.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": target_ns}})
         for o in crds + objs:
-            if self.applier.resolve(o) is None:
+            if self.target.resolve(o) is None:
                 raise _Failed("unable to build kubernetes objects from release manifest: resource mapping not "
                               f"found for name: \"{o['metadata']['name']}\" namespace: \"{target_ns}\": no matches "
                               f"for kind \"{o['kind']}\" in version \"{o['apiVersion']}\"")
             try:
-                self.applier.apply(clone(o))
+                self.target.apply(clone(o))
             except errors.ApiError as e:
                 raise _Failed(f"{describe(o)}: {e.message}") from e
         if not drift_only:
@@ -316,7 +335,7 @@ class HelmController(FluxController):
         history.insert(0, entry)
         del history[10:]  # spec.maxHistory defaults to 5 in Helm storage; status keeps a short list too
         status["inventory"] = inventory(objs)
-        write_storage(self.store, obj, entry, values, manifest_text(objs), f"{action.capitalize()} in progress")  # type: ignore
+        write_storage(self.target.store, obj, entry, values, manifest_text(objs), f"{action.capitalize()} in progress")  # type: ignore
         self._write(obj, status)
         if (spec.get(action) or {}).get("disableWait"):
             return self._finish_ok(obj, status, entry, action, parse_duration(spec.get("interval"), 600.0))
@@ -328,8 +347,8 @@ class HelmController(FluxController):
     def _poll(self, live: dict, wait: ReleaseWait) -> None:
         pending = []
         for o in wait.objs:
-            rt = self.applier.resolve(o)
-            cur = self.store.peek(rt, o["metadata"].get("namespace"), o["metadata"]["name"]) if rt else None  # type: ignore
+            rt = self.target.resolve(o)
+            cur = self.target.store.peek(rt, o["metadata"].get("namespace"), o["metadata"]["name"]) if rt else None  # type: ignore
             s = kstatus(cur)
             if s != "Current":
                 pending.append(f"{describe(o)} status: '{s}'")
@@ -354,11 +373,11 @@ class HelmController(FluxController):
         if entry is not None and history and entry.get("status") != "deployed":
             history[0] = {**history[0], "status": "deployed"}
             entry = history[0]
-            mark_storage(self.store, obj, entry, "deployed")  # type: ignore[arg-type]
+            mark_storage(self.target.store, obj, entry, "deployed")  # type: ignore[arg-type]
             for h in history[1:]:
                 if h.get("status") == "deployed":
                     h["status"] = "superseded"
-                    mark_storage(self.store, obj, h, "superseded")  # type: ignore[arg-type]
+                    mark_storage(self.target.store, obj, h, "superseded")  # type: ignore[arg-type]
         if entry is None:
             return self._fail_early(obj, status, "StateError", "no release in history", interval)
         past = "install" if action == "install" else "upgrade"
@@ -388,7 +407,7 @@ class HelmController(FluxController):
         history = status.get("history") or []
         if history and history[0].get("status") != "failed":
             history[0] = {**history[0], "status": "failed"}
-            mark_storage(self.store, obj, history[0], "failed")  # type: ignore[arg-type]
+            mark_storage(self.target.store, obj, history[0], "failed")  # type: ignore[arg-type]
         past = "install" if action == "install" else "upgrade"
         reason = "InstallFailed" if past == "install" else "UpgradeFailed"
         msg = (f"Helm {past} failed for release {m['namespace']}/{release_name(obj)} with chart "
@@ -456,9 +475,12 @@ class HelmController(FluxController):
     def _delete_entries(self, entries: list[dict]) -> None:
         for e in entries:
             ns, name, group, kind = parse_object_id(e["id"])
-            rt = self.store.registry.by_kind(f"{group}/{e.get('v')}" if group else e.get("v", "v1"), kind)  # type: ignore
+            rt = self.target.store.registry.by_kind(f"{group}/{e.get('v')}" if group else e.get("v", "v1"), kind)  # type: ignore
             if rt is not None:
-                self.applier.delete(rt.key, ns, name)
+                self.target.delete(rt.key, ns, name)
+
+    def _target_of(self, obj: dict) -> Applier:
+        return remote_applier(self.store, obj, self.applier, self._remote)  # type: ignore[arg-type]
 
     def _uninstall(self, gone: dict) -> None:
         """helm uninstall on HelmRelease deletion: remove the release's objects (CRDs are kept, as Helm does)."""

@@ -19,6 +19,7 @@ from .common import (
     SOURCE_KEYS,
     Applier,
     FluxController,
+    KubeConfigError,
     del_condition,
     describe,
     format_duration,
@@ -28,6 +29,7 @@ from .common import (
     kstatus,
     parse_duration,
     parse_object_id,
+    remote_applier,
     set_condition,
 )
 from .events import EventRecorder
@@ -48,6 +50,7 @@ class HealthWait:
     started: float
     deadline: float
     changes: list[str] = field(default_factory=list)
+    target: Applier | None = None  # where the objects were applied (another simulator for spec.kubeConfig)
 
 
 class ReconcileError(Exception):
@@ -69,6 +72,8 @@ class KustomizeController(FluxController):
         self.storage = storage
         self.recorder = recorder
         self.applier = applier
+        self.target = applier  # the applier of the Kustomization being reconciled (remote with spec.kubeConfig)
+        self._remote: dict[int, Applier] = {}
         self.dependency_requeue = dependency_requeue
         self._health: dict[tuple[str, str], HealthWait] = {}
         self._blocked: set[tuple[str, str]] = set()  # waiting on dependencies or a source
@@ -109,6 +114,7 @@ class KustomizeController(FluxController):
         assert self.store is not None
         if key != K_KS:
             return
+        self.target = self.applier
         ident = (namespace, name)
         obj = self.store.peek_key(K_KS, namespace, name)
         gone = self._deleted.pop(ident, None)
@@ -130,6 +136,7 @@ class KustomizeController(FluxController):
         wait = self._health.get(ident)
         if wait is not None:
             if self._token(wait.started_obj) == self._token(obj) and src_rev == wait.revision:
+                self.target = wait.target or self.applier
                 self._poll_health(obj, wait)
                 return
             self._health.pop(ident)  # spec, request or revision changed: start over, as a new reconcile would
@@ -172,11 +179,16 @@ class KustomizeController(FluxController):
             self._fail(obj, status, e.reason, str(e), self.dependency_requeue, event=False)
             return
         status["lastAttemptedRevision"] = revision
+        retry = parse_duration(spec.get("retryInterval"), interval)
+        try:
+            self.target = self._target_of(obj)
+        except ReconcileError as e:
+            self._fail(obj, status, e.reason, str(e), retry)
+            return
         set_condition(status, "Ready", "Unknown", "Progressing", "Reconciliation in progress", gen)
         set_condition(status, "Reconciling", "True", "Progressing",
                       f"Fetching manifests for revision {revision} with a timeout of {format_duration(timeout)}", gen)
         self._write(obj, status)
-        retry = parse_duration(spec.get("retryInterval"), interval)
         started = time.monotonic()
         try:
             objs = self._build(obj, ref, revision)
@@ -196,9 +208,16 @@ class KustomizeController(FluxController):
         set_condition(status, "Healthy", "Unknown", "Progressing", msg, gen)
         set_condition(status, "Reconciling", "True", "Progressing", msg, gen)
         self._write(obj, status)
-        wait = HealthWait(obj, revision, checks, started, started + timeout, changes)
+        wait = HealthWait(obj, revision, checks, started, started + timeout, changes, self.target)
         self._health[(m["namespace"], m["name"])] = wait
         self._poll_health(self.store.peek_key(K_KS, m["namespace"], m["name"]) or obj, wait)  # type: ignore
+
+    def _target_of(self, obj: dict) -> Applier:
+        """This cluster's applier, or with ``spec.kubeConfig`` the other simulator's (common.remote_applier)."""
+        try:
+            return remote_applier(self.store, obj, self.applier, self._remote)  # type: ignore[arg-type]
+        except KubeConfigError as e:
+            raise ReconcileError("ReconciliationFailed", str(e)) from e
 
     def _check_dependencies(self, obj: dict, ref: dict, revision: str) -> None:
         m = obj["metadata"]
@@ -239,7 +258,7 @@ class KustomizeController(FluxController):
             # fluxcd/pkg ssa SetOwnerLabels: every applied object is labelled with its Kustomization.
             meta.setdefault("labels", {}).update({f"{KS_GROUP}/name": m["name"], f"{KS_GROUP}/namespace":
                                                   m["namespace"]})
-            rt = self.applier.resolve(o)
+            rt = self.target.resolve(o)
             if rt is not None and rt.namespaced and not meta.get("namespace"):
                 meta["namespace"] = spec.get("targetNamespace") or "default"
         return objs
@@ -269,11 +288,11 @@ class KustomizeController(FluxController):
                 self._dry_run(o, objs)
             for o in stage:
                 if ((o["metadata"].get("annotations") or {}).get(f"{KS_GROUP}/reconcile") == "disabled"
-                        and self.applier.store.peek(self.applier.resolve(o), o["metadata"].get("namespace"),
+                        and self.target.store.peek(self.target.resolve(o), o["metadata"].get("namespace"),
                                                     o["metadata"]["name"]) is not None):
                     continue
                 try:
-                    verb = self.applier.apply(clone(o))
+                    verb = self.target.apply(clone(o))
                 except errors.ApiError as e:
                     raise ReconcileError("ReconciliationFailed", f"{describe(o)} apply failed: {e.message}") from e
                 if verb != "unchanged":
@@ -281,12 +300,12 @@ class KustomizeController(FluxController):
         return changes
 
     def _dry_run(self, o: dict, objs: list[dict]) -> None:
-        rt = self.applier.resolve(o)
+        rt = self.target.resolve(o)
         if rt is None:
             raise ReconcileError("ReconciliationFailed", f"{describe(o)} dry-run failed: no matches for kind "
                                  f"\"{o.get('kind')}\" in version \"{o.get('apiVersion')}\"")
         ns = o["metadata"].get("namespace")
-        if rt.namespaced and ns and self.applier.store.peek("namespaces", None, ns) is None:
+        if rt.namespaced and ns and self.target.store.peek("namespaces", None, ns) is None:
             raise ReconcileError("ReconciliationFailed",
                                  f"{describe(o)} namespace not specified: namespaces \"{ns}\" not found")
 
@@ -302,22 +321,26 @@ class KustomizeController(FluxController):
         # Namespaces last, so their contents are pruned by name first (as ssa.DeleteAll orders them).
         for e in sorted(entries, key=lambda e: e["id"].endswith("__Namespace")):
             ns, name, group, kind = parse_object_id(e["id"])
-            rt = self.store.registry.by_kind(f"{group}/{e.get('v')}" if group else e.get("v", "v1"), kind)  # type: ignore
+            rt = self.target.store.registry.by_kind(f"{group}/{e.get('v')}" if group else e.get("v", "v1"), kind)  # type: ignore
             if rt is None:
                 continue
-            live = self.store.peek(rt, ns or None, name)  # type: ignore[union-attr]
+            live = self.target.store.peek(rt, ns or None, name)  # type: ignore[union-attr]
             labels = (live or {}).get("metadata", {}).get("labels") or {}
             ann = (live or {}).get("metadata", {}).get("annotations") or {}
             # Only delete what this Kustomization still owns, and respect the prune: disabled opt-out.
             if live is None or labels.get(f"{KS_GROUP}/name") != m["name"] or \
                     labels.get(f"{KS_GROUP}/namespace") != m["namespace"] or ann.get(f"{KS_GROUP}/prune") == "disabled":
                 continue
-            if self.applier.delete(rt.key, ns, name):
+            if self.target.delete(rt.key, ns, name):
                 out.append(f"{describe(live)} deleted")
         return out
 
     def _finalize_delete(self, gone: dict) -> None:
         """A deleted Kustomization with prune garbage-collects its inventory (the finalizer's job)."""
+        try:
+            self.target = self._target_of(gone)
+        except ReconcileError:
+            return  # the remote cluster is unreachable: its objects stay, as they would with Flux
         if (gone.get("spec") or {}).get("prune") and not (gone.get("spec") or {}).get("suspend"):
             entries = ((gone.get("status") or {}).get("inventory") or {}).get("entries") or []
             self._delete_entries(gone, entries)
@@ -333,8 +356,8 @@ class KustomizeController(FluxController):
     def _poll_health(self, obj: dict, wait: HealthWait) -> None:
         results = []
         for api, kind, ns, name in wait.refs:
-            rt = self.store.registry.by_kind(api, kind)  # type: ignore[union-attr]
-            live = self.store.peek(rt, ns or None, name) if rt is not None else None  # type: ignore[union-attr]
+            rt = self.target.store.registry.by_kind(api, kind)  # type: ignore[union-attr]
+            live = self.target.store.peek(rt, ns or None, name) if rt is not None else None  # type: ignore[union-attr]
             ident = f"{kind}/{ns}/{name}" if ns else f"{kind}/{name}"
             results.append((ident, kstatus(live)))
         pending = [(i, s) for i, s in results if s != "Current"]
@@ -409,3 +432,4 @@ class KustomizeController(FluxController):
             self.store.update_status(new)  # type: ignore[union-attr]
         except errors.ApiError as e:
             log.debug("status of Kustomization %s not written: %s", obj["metadata"]["name"], e)
+

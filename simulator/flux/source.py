@@ -32,6 +32,7 @@ from .common import (
     set_condition,
 )
 from .events import EventRecorder
+from .registry_oci import OCIRegistry, Pushed
 
 log = logging.getLogger(__name__)
 STORAGE_HOST = "http://source-controller.flux-system.svc.cluster.local."
@@ -105,10 +106,11 @@ class SourceController(FluxController):
 
     resources = (K_GIT, K_HELMREPO, K_OCI, K_CHART)
 
-    def __init__(self, storage: ArtifactStorage, recorder: EventRecorder) -> None:
+    def __init__(self, storage: ArtifactStorage, recorder: EventRecorder, registry: OCIRegistry | None = None) -> None:
         super().__init__()
         self.storage = storage
         self.recorder = recorder
+        self.registry = registry
 
     def handle(self, event: Event) -> None:
         m = event.obj["metadata"]
@@ -256,6 +258,11 @@ class SourceController(FluxController):
         m, spec = obj["metadata"], obj.get("spec") or {}
         url = str(spec.get("url") or "")
         chart = charts.oci_chart(url)
+        if chart is None and self.registry is not None:
+            tag = str((spec.get("ref") or {}).get("tag") or "latest")
+            pushed = self.registry.resolve(url, tag)
+            if pushed is not None:
+                return self._oci_pushed(obj, status, tag, pushed)
         if chart is None:
             return self._failed(obj, status, "FetchFailed", "OCIArtifactPullFailed",
                                 f"failed to determine artifact digest: GET {url}: MANIFEST_UNKNOWN: the "
@@ -276,6 +283,24 @@ class SourceController(FluxController):
         artifact = _artifact("OCIRepository", m["namespace"], m["name"], f"{digest}.tar.gz", revision,
                              f"sha256:{digest}", 4096)
         artifact["metadata"] = {"org.opencontainers.image.version": tag}
+        return self._succeeded(obj, status, artifact, f"stored artifact for digest '{revision}'")
+
+    def _oci_pushed(self, obj: dict, status: dict, tag: str, pushed: Pushed) -> bool:
+        """An artifact pushed with `flux push artifact`: extracted for the Kustomizations, annotations kept."""
+        m = obj["metadata"]
+        revision = f"{tag}@{pushed.digest}"
+        target = self.storage.dir_for("OCIRepository", m["namespace"], m["name"], revision)
+        if not target.is_dir():
+            tmp = target.with_name(target.name + ".tmp")
+            shutil.rmtree(tmp, ignore_errors=True)
+            tmp.mkdir(parents=True)
+            with tarfile.open(pushed.tarball, "r:gz") as tf:
+                tf.extractall(tmp, filter="data")
+            tmp.rename(target)
+        size = pushed.tarball.stat().st_size
+        artifact = _artifact("OCIRepository", m["namespace"], m["name"], f"{pushed.digest.partition(':')[2]}.tar.gz",
+                             revision, pushed.digest, size)
+        artifact["metadata"] = dict(pushed.annotations)
         return self._succeeded(obj, status, artifact, f"stored artifact for digest '{revision}'")
 
     # ------------------------------------------------------------ HelmChart

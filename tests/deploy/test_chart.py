@@ -630,7 +630,8 @@ def test_the_code_changes_the_cluster_only_where_rbac_expects():
     assert callers["patch"] <= {"playbooks/fluxexec.py", "playbooks/changes/base.py"}, callers
     assert callers["delete"] <= {"jit/sweep.py"}, callers
     base = (ROOT / "playbooks" / "changes" / "base.py").read_text()
-    assert 'find_resource(SOURCE_GROUP, "GitRepository"' in base  # its patch is on a Flux kind
+    # its patch is on a Flux source kind (the Kustomization's GitRepository or OCIRepository)
+    assert 'find_resource(SOURCE_GROUP, source.get("kind") or "GitRepository"' in base
 
 
 def test_extra_rules_are_read_only(helm):
