@@ -32,6 +32,7 @@ class Change:
     files: list[str] = field(default_factory=list)
     build_paths: list[str] = field(default_factory=list)
     summary: str = ""
+    notes: list[str] = field(default_factory=list)  # what the approver must know (aliases that follow an anchor …)
 
 
 @dataclass
@@ -144,15 +145,18 @@ def _set(node: CommentedMap, path: tuple[str, ...], value: Any, *, first: bool =
         parent[key] = value
 
 
-def _edit(repo_dir: str, target: _Target, mutate) -> None:
+def _edit(repo_dir: str, target: _Target, mutate) -> list[str]:
+    """Edit one document in place; returns the notes of the edit (aliases following a changed anchor)."""
     text = _read(repo_dir, target.path)
-    new = edit_document(text, target.index, mutate)
+    notes: list[str] = []
+    new = edit_document(text, target.index, mutate, notes)
     if new != text:
         _write(repo_dir, target.path, new)
+    return [f"{target.path}: {note}" for note in notes]
 
 
-def _change(loc: Location, target: _Target, summary: str) -> Change:
-    return Change([target.path], [loc.build_path], summary)
+def _change(loc: Location, target: _Target, summary: str, notes: list[str] | None = None) -> Change:
+    return Change([target.path], [loc.build_path], summary, list(notes or []))
 
 
 def _pod_spec_path(kind: str) -> tuple[str, ...]:
@@ -174,8 +178,8 @@ def set_replicas(repo_dir: str, loc: Location, replicas: int) -> Change:
     if doc.get("kind") not in SCALABLE_KINDS:
         raise NotEditable(f"a {doc.get('kind')} has no spec.replicas to scale")
     target = _where(repo_dir, loc, ("spec", "replicas"))
-    _edit(repo_dir, target, lambda t: _set(t, ("spec", "replicas"), replicas, first=True))
-    return _change(loc, target, f"scale to {replicas} replicas")
+    notes = _edit(repo_dir, target, lambda t: _set(t, ("spec", "replicas"), replicas, first=True))
+    return _change(loc, target, f"scale to {replicas} replicas", notes)
 
 
 def _find_container(pod_spec: Any, container: str) -> CommentedMap | None:
@@ -244,12 +248,12 @@ def set_image(repo_dir: str, loc: Location, container: str, image: str) -> Chang
                     del item[key]
 
         target = _Target(kfile, 0, kustomization_images=True)
-        _edit(repo_dir, target, mutate_entry)
-        return _change(loc, target, f"set image of {container} to {image}")
+        notes = _edit(repo_dir, target, mutate_entry)
+        return _change(loc, target, f"set image of {container} to {image}", notes)
     target = _where(repo_dir, loc, (*_pod_spec_path(kind), "containers"))
-    _edit(repo_dir, target, lambda t: _set(_container_in(t, kind, container, create=target.is_patch), ("image",),
-                                            image))
-    return _change(loc, target, f"set image of {container} to {image}")
+    notes = _edit(repo_dir, target,
+                  lambda t: _set(_container_in(t, kind, container, create=target.is_patch), ("image",), image))
+    return _change(loc, target, f"set image of {container} to {image}", notes)
 
 
 def set_resources(repo_dir: str, loc: Location, container: str, requests: dict[str, str] | None = None,
@@ -282,9 +286,9 @@ def set_resources(repo_dir: str, loc: Location, container: str, requests: dict[s
                 else:
                     _set(item, ("resources", section, key), str(value))
 
-    _edit(repo_dir, target, mutate)
+    notes = _edit(repo_dir, target, mutate)
     parts = [f"{s}.{k}={v}" for s, d in (("requests", requests), ("limits", limits)) for k, v in d.items()]
-    return _change(loc, target, f"set resources of {container}: {', '.join(parts)}")
+    return _change(loc, target, f"set resources of {container}: {', '.join(parts)}", notes)
 
 
 def _helmrelease(repo_dir: str, loc: Location) -> dict[str, Any]:
@@ -313,8 +317,8 @@ def set_chart_version(repo_dir: str, loc: Location, version: str) -> Change:
             position = list(chart_spec).index("chart") + 1 if "chart" in chart_spec else len(chart_spec)
             chart_spec.insert(position, "version", DoubleQuotedScalarString(version))
 
-    _edit(repo_dir, target, mutate)
-    return _change(loc, target, f"set chart version to {version}")
+    notes = _edit(repo_dir, target, mutate)
+    return _change(loc, target, f"set chart version to {version}", notes)
 
 
 def _deep_merge(node: CommentedMap, patch: dict[str, Any]) -> None:
@@ -338,15 +342,15 @@ def merge_values(repo_dir: str, loc: Location, values: dict[str, Any] | str) -> 
         values = validate.load_user_yaml(values, "values")
     if not isinstance(values, dict):
         raise InvalidInput("values: expected a mapping", "values")
-    values = json.loads(json.dumps(values))  # plain data only (no ruamel nodes from the caller)
+    values = json.loads(json.dumps(values, default=str))  # plain data only (no ruamel nodes; dates as text)
     _helmrelease(repo_dir, loc)
     target = _where(repo_dir, loc, ("spec", "values"))
 
     def mutate(tree: CommentedMap) -> None:
         _deep_merge(_ensure(tree, ("spec", "values")), values)
 
-    _edit(repo_dir, target, mutate)
-    return _change(loc, target, "update values")
+    notes = _edit(repo_dir, target, mutate)
+    return _change(loc, target, "update values", notes)
 
 
 def source_document(repo_dir: str, loc: Location) -> str:
@@ -359,7 +363,7 @@ def replace_document(repo_dir: str, loc: Location, new_yaml: str, *, allow_ident
 
     Raises InvalidInput when the YAML is unsafe or not one mapping, or when apiVersion/kind/name/namespace change
     without ``allow_identity_change``."""
-    data = validate.load_user_yaml(new_yaml, "yaml")
+    data = validate.load_user_yaml(new_yaml, "yaml", allow_anchors=True)  # the file's own anchors are kept
     old = _doc(repo_dir, loc)
     if not allow_identity_change:
         for label, getter in (

@@ -247,7 +247,8 @@ class UpdateHelmChartVersion(GitOpsPlaybook):
 
 # ---------------------------------------------------------------------------------------------------------- edit
 class EditForm(forms.Form):
-    document = YamlField(help_text="the source document from git (not the live object)")
+    document = YamlField(help_text="the source document from git (not the live object); its anchors are kept",
+                         allow_anchors=True)
 
 
 @register
