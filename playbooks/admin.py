@@ -20,7 +20,7 @@ from django.views.decorators.http import require_POST
 from access import rules
 from controlplane.admin.runs import RunAdminMixin
 from controlplane.dispatch import rq_job_id
-from gitops import GitOpsError
+from gitops import GitOpsError, InvalidInput
 from graph.choices import EdgeType
 from graph.models import Edge, KubeObject
 from playbooks.changes.forms import cleaned_for_storage
@@ -175,6 +175,8 @@ class PlaybookRunAdmin(RunAdminMixin, admin.ModelAdmin):
                                          "meanwhile): review the new diff.")
             except ValidationError as exc:
                 form.add_error(None, exc)
+            except InvalidInput as exc:  # e.g. a container the picked workload does not have: on its field
+                form.add_error(exc.field if exc.field in form.fields else None, str(exc))
             except GitOpsError as exc:
                 form.add_error(None, str(exc))
         context = {**self.admin_site.each_context(request), "opts": self.model._meta, "title": playbook.title,

@@ -39,6 +39,7 @@ class Preview:
     files: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     summary: str = ""
+    notes: list[str] = field(default_factory=list)  # verification and aliases: shown beside the diff
 
 
 def _cache(kind: str) -> Path:
@@ -114,7 +115,8 @@ class GitOpsPlaybook(Playbook):
             wc.prepare()
             change = cls.apply(str(wc.path), ctx, params)
             errors = build_check(str(wc.path), change.build_paths)
-            preview = Preview(diff=wc.diff(), files=wc.changed_files(), errors=errors, summary=change.summary)
+            preview = Preview(diff=wc.diff(), files=wc.changed_files(), errors=errors, summary=change.summary,
+                              notes=list(change.notes))
             wc.prepare()  # leave the copy clean for the next preview
         if not preview.diff.strip():
             preview.errors.append("This change would not modify anything.")
