@@ -7,6 +7,7 @@ with the same kind/name/namespace after kustomize's name and namespace transform
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -50,6 +51,7 @@ class KustomizationRef:
     source_url: str = ""
     source_ref: str = ""
     components: tuple[str, ...] = ()  # spec.components, relative to path
+    substitute: tuple[tuple[str, str], ...] = ()  # spec.postBuild.substitute (name, value) pairs
 
 
 @dataclass(frozen=True)
@@ -85,11 +87,26 @@ def _strip_affixes(name: str, prefix: str, suffix: str) -> str:
     return name
 
 
+_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::?(-|=)([^}]*))?\}")
+
+
+def substitute(text: str, variables: dict[str, str]) -> str:
+    """Flux's postBuild substitution of ``${VAR}`` and ``${VAR:-default}`` (nested defaults resolved inside out)."""
+    for _ in range(5):
+        new = _VAR.sub(lambda m: variables.get(m.group(1), m.group(3) if m.group(2) else m.group(0)), text)
+        if new == text:
+            break
+        text = new
+    return text
+
+
 def _live_identity(doc: dict[str, Any], layers: list[kustomize.Layer], kz: KustomizationRef) -> tuple[str, str]:
-    """The (name, namespace) a source document gets after the layers' and Flux's transformers."""
+    """The (name, namespace) a source document gets after the layers' and Flux's transformers and postBuild
+    substitution."""
     meta = doc.get("metadata") or {}
-    name = str(meta.get("name") or "")
-    namespace = str(meta.get("namespace") or "")
+    variables = dict(kz.substitute)
+    name = substitute(str(meta.get("name") or ""), variables)
+    namespace = substitute(str(meta.get("namespace") or ""), variables)
     is_namespace = doc.get("kind") == "Namespace"
     for layer in reversed(layers):  # innermost first, as kustomize applies them
         k = layer.kustomization or {}

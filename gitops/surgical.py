@@ -170,7 +170,25 @@ def _span(root: Any, path: Path) -> tuple[int, int, int, str]:
     end = last_line(parent[key], line)
     if isinstance(parent, CommentedMap):
         end = max(end, parent.lc.value(key)[0] + _extra_lines(parent[key]))
-    return line, end, col, ""
+    return line, _extend(root_lines(root), end, col), col, ""
+
+
+def root_lines(root: Any) -> list[str]:
+    return getattr(root, "_fp_lines", [])
+
+
+def _extend(lines: list[str], end: int, col: int) -> int:
+    """The marks stop at the last scalar's first line; a block scalar (``|-``), a multi-line plain scalar or a
+    comment inside the node reach further: every following line indented deeper than ``col`` belongs to it."""
+    j = end + 1
+    while j < len(lines):
+        text = lines[j]
+        if text.strip():
+            if len(text) - len(text.lstrip(" ")) <= col:
+                break
+            end = j
+        j += 1
+    return end
 
 
 class _Fallback(Exception):
@@ -432,6 +450,7 @@ def _delete(lines: list[str], before: Any, op: Op) -> _Edit:
 def apply(original: str, before: Any, after: Any, ops: list[Op], renderer: Renderer) -> str:
     """Apply ``ops`` to the original text; raise _Fallback when one cannot be placed."""
     lines = original.splitlines(keepends=True)
+    before._fp_lines = lines  # the text the marks point into, for _span's extension
     if lines and not lines[-1].endswith("\n"):
         lines[-1] += "\n"
         trailing = False

@@ -101,6 +101,7 @@ def context_for_kustomization(ks: KubeObject, obj: KubeObject | None = None) -> 
                            origin=(target.annotations or {}).get(ORIGIN_ANNOTATION))
     kustomization_ref = KustomizationRef(
         path=str(spec.get("path") or "."), components=tuple(str(c) for c in spec.get("components") or ()),
+        substitute=tuple((str(k), str(v)) for k, v in ((spec.get("postBuild") or {}).get("substitute") or {}).items()),
         target_namespace=str(spec.get("targetNamespace") or ""),
         name_prefix=str(spec.get("namePrefix") or ""), name_suffix=str(spec.get("nameSuffix") or ""),
         source_kind="GitRepository", source_url=url, source_ref=branch,
