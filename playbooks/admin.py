@@ -62,7 +62,7 @@ class PlaybookRunAdmin(RunAdminMixin, admin.ModelAdmin):
     def get_readonly_fields(self, request, obj=None):
         return ["playbook", "mode", "cluster", "target_link", "approvals_required", "approvals_list", "expires_at",
                 "batch", "change_state", "pr_link", "branch", "commit_sha", "merge_sha", "diff_display",
-                *self.run_fields]
+                "rendered_diff_display", *self.run_fields]
 
     def get_fields(self, request, obj=None):
         return self.get_readonly_fields(request, obj)
@@ -96,6 +96,13 @@ class PlaybookRunAdmin(RunAdminMixin, admin.ModelAdmin):
         if not obj.diff:
             return "—"
         return format_html('<pre class="fp-diff" style="white-space:pre-wrap;font-size:12px">{}</pre>', obj.diff)
+
+    @admin.display(description="rendered diff (what Flux will apply)")
+    def rendered_diff_display(self, obj: PlaybookRun) -> str:
+        if not obj.rendered_diff:
+            return "—"
+        return format_html('<pre class="fp-rendered-diff" style="white-space:pre-wrap;font-size:12px">{}</pre>',
+                           obj.rendered_diff)
 
     @admin.display(description="approvals")
     def approvals_list(self, obj: PlaybookRun) -> str:
@@ -166,7 +173,8 @@ class PlaybookRunAdmin(RunAdminMixin, admin.ModelAdmin):
                 if not gitops or ("confirm" in request.POST and not preview.errors
                                   and request.POST.get("diff_digest") == digest):
                     run = PlaybookRun.request(playbook, target, request.user, params,
-                                              diff=preview.diff if preview else "")
+                                              diff=preview.diff if preview else "",
+                                              rendered_diff=preview.rendered_text() if preview else "")
                     messages.success(request, f"{playbook.title} on {target}: run #{run.pk} "
                                               f"{run.get_status_display()}.")
                     return HttpResponseRedirect(reverse("admin:playbooks_playbookrun_change", args=[run.pk]))
