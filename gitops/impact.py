@@ -97,12 +97,56 @@ def impacts(repo_dir: str, kustomizations: Iterable[FluxKustomization], original
         befores = {ks: build(repo_dir, ks) for ks in hit}
     finally:
         _swap(repo_dir, current)
+    # a changed file may define Flux Kustomizations (a patch added to spec.patches): build those with the new spec
+    renewed = _redefined(repo_dir, kustomizations, changed)
+    hit |= set(renewed)
+    befores.update({ks: build_before for ks in renewed if ks not in befores
+                    for build_before in [_build_with(repo_dir, originals, current, ks)]})
     out = []
     for ks in sorted(hit, key=lambda k: (k != picked, k.cluster, k.namespace, k.name)):
-        after = build(repo_dir, ks)
+        after = build(repo_dir, renewed.get(ks, ks))
         error = befores[ks].error or after.error
         diff, objects = ("", []) if error else rendered_diff(befores[ks], after, f"{ks.namespace}/{ks.name}")
         out.append(Impact(ks, ks == picked, diff, objects, error))
+    return out
+
+
+def _build_with(repo_dir: str, originals: dict[str, str | None], current: dict[str, str | None],
+                ks: FluxKustomization) -> Build:
+    _swap(repo_dir, originals)
+    try:
+        return build(repo_dir, ks)
+    finally:
+        _swap(repo_dir, current)
+
+
+def _redefined(repo_dir: str, kustomizations: Iterable[FluxKustomization], changed: list[str]
+               ) -> dict[FluxKustomization, FluxKustomization]:
+    """Kustomizations (as known) whose definition is in a changed file → the same with the spec now in the file.
+    The cluster of a definition is that of the Kustomizations building its file."""
+    from .yamldoc import documents
+
+    known = list(kustomizations)
+    out: dict[FluxKustomization, FluxKustomization] = {}
+    for rel in changed:
+        target = paths.confine(repo_dir, rel)
+        if not target.is_file() or not rel.endswith((".yaml", ".yml")):
+            continue
+        try:
+            docs = documents(target.read_text(encoding="utf-8"))
+        except Exception:  # noqa: BLE001, S112 — not YAML
+            continue
+        clusters = {ks.cluster for ks in affected(repo_dir, known, [rel])} or {
+            ks.cluster for ks in known if ks.cluster == str(target.parent.relative_to(paths.confine(repo_dir, ".")))}
+        for doc in docs:
+            if not (isinstance(doc, dict) and doc.get("kind") == "Kustomization"
+                    and str(doc.get("apiVersion", "")).startswith("kustomize.toolkit.fluxcd.io")):
+                continue
+            meta = doc.get("metadata") or {}
+            for ks in known:
+                if (ks.name, ks.namespace) == (meta.get("name"), meta.get("namespace") or ks.namespace) \
+                        and ks.cluster in clusters:
+                    out[ks] = FluxKustomization.from_spec(ks.name, ks.namespace, doc.get("spec") or {}, ks.cluster)
     return out
 
 
@@ -116,9 +160,13 @@ def _swap(repo_dir: str, contents: dict[str, str | None]) -> None:
             target.write_text(text, encoding="utf-8")
 
 
-def others_changed(found: list[Impact]) -> list[Impact]:
-    """Impacts on Kustomizations other than the picked one that render differently (the loud warning)."""
-    return [i for i in found if not i.picked and (i.rendered_diff or i.error)]
+def others_changed(found: list[Impact], picked: FluxKustomization | None = None) -> list[Impact]:
+    """Impacts on Kustomizations other than the picked one that render differently (the loud warning). The picked
+    Kustomization's own definition changing in its cluster's parent (a patch in its ``spec.patches``) is the
+    intended route of an overlay change, not another impact."""
+    own = identity("Kustomization", picked.namespace, picked.name) if picked else None
+    return [i for i in found if not i.picked and (i.rendered_diff or i.error)
+            and not (picked and i.kustomization.cluster == picked.cluster and i.changed_objects == [own])]
 
 
 def kustomizations_in_repository(repo_dir: str) -> list[FluxKustomization]:

@@ -8,6 +8,7 @@ is not read: such variables stay as written, which the impact preview says.
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 from dataclasses import dataclass, field
@@ -38,6 +39,7 @@ class FluxKustomization:
     substitute: tuple[tuple[str, str], ...] = ()
     substitute_from: bool = False
     cluster: str = ""
+    patches: tuple[str, ...] = ()  # spec.patches entries, as JSON (hashable)
 
     @property
     def label(self) -> str:
@@ -52,7 +54,9 @@ class FluxKustomization:
                    target_namespace=str(spec.get("targetNamespace") or ""),
                    name_prefix=str(spec.get("namePrefix") or ""), name_suffix=str(spec.get("nameSuffix") or ""),
                    substitute=tuple((str(k), str(v)) for k, v in (post.get("substitute") or {}).items()),
-                   substitute_from=bool(post.get("substituteFrom")), cluster=cluster)
+                   substitute_from=bool(post.get("substituteFrom")), cluster=cluster,
+                   patches=tuple(json.dumps(p, sort_keys=True) for p in spec.get("patches") or ()
+                                 if isinstance(p, dict)))
 
 
 @dataclass
@@ -87,6 +91,8 @@ def build(repo_dir: str, ks: FluxKustomization, timeout: float = 60) -> Build:
         extra["namePrefix"] = ks.name_prefix
     if ks.name_suffix:
         extra["nameSuffix"] = ks.name_suffix
+    if ks.patches:
+        extra["patches"] = [json.loads(p) for p in ks.patches]
     try:
         if kfile is None:
             data = {"apiVersion": "kustomize.config.k8s.io/v1beta1", "kind": "Kustomization",
@@ -98,7 +104,7 @@ def build(repo_dir: str, ks: FluxKustomization, timeout: float = 60) -> Build:
             original = written.read_bytes()
             data = kustomize.read_kustomization(repo_dir, rel) or {}
             for key, value in extra.items():
-                data[key] = [*(data.get(key) or []), *value] if key == "components" else value
+                data[key] = [*(data.get(key) or []), *value] if key in ("components", "patches") else value
             written.write_text(dump(data))
         try:
             proc = subprocess.run(  # noqa: S603 — argument list, no shell

@@ -459,7 +459,10 @@ def apply(original: str, before: Any, after: Any, ops: list[Op], renderer: Rende
     edits: list[_Edit] = []
     for op in ops:
         if op.kind == "set":
-            edits.append(_set(lines, before, op, renderer))
+            try:
+                edits.append(_set(lines, before, op, renderer))
+            except _Fallback:  # a block or multi-line scalar: its lines are re-written
+                edits.append(_replace(lines, before, op, renderer))
         elif op.kind == "replace":
             edits.append(_replace(lines, before, op, renderer))
         elif op.kind == "insert":

@@ -14,12 +14,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
-from ruamel.yaml.scalarstring import DoubleQuotedScalarString, SingleQuotedScalarString
+from ruamel.yaml.scalarstring import DoubleQuotedScalarString, LiteralScalarString, SingleQuotedScalarString
 
 from . import kustomize, paths, validate
 from .errors import InvalidInput, NotEditable
 from .locate import Location
-from .yamldoc import document_text, documents, edit_document, replace_document_text
+from .yamldoc import document_text, documents, dump, edit_document, replace_document_text
 
 WORKLOAD_KINDS = ("Deployment", "StatefulSet", "DaemonSet", "Job", "CronJob", "ReplicaSet")
 SCALABLE_KINDS = ("Deployment", "StatefulSet", "ReplicaSet")
@@ -41,6 +41,7 @@ class _Target:
     index: int
     is_patch: bool = False
     kustomization_images: bool = False
+    flux_patch: dict[str, Any] | None = None  # set: edit the patch of this object in a Flux Kustomization
 
 
 def _read(repo_dir: str, rel: str) -> str:
@@ -82,8 +83,60 @@ def _count_targets(repo_dir: str, build_path: str, target: dict[str, Any] | None
     return count
 
 
-def _where(repo_dir: str, loc: Location, field_path: tuple[str, ...]) -> _Target:
-    """The document to edit for ``field_path`` of the located object (see the module docstring)."""
+def _patch_identity(repo_dir: str, loc: Location) -> dict[str, Any]:
+    """kind/name a Flux Kustomization patch selects the located object by (its name after the build's own
+    kustomize layers; Flux applies ``spec.patches`` on top of the build)."""
+    doc = _doc(repo_dir, loc)
+    name = str((doc.get("metadata") or {}).get("name"))
+    for layer in reversed(_layers(repo_dir, loc)):
+        k = layer.kustomization or {}
+        if doc.get("kind") != "Namespace":
+            name = f"{k.get('namePrefix') or ''}{name}{k.get('nameSuffix') or ''}"
+    return {"apiVersion": doc.get("apiVersion"), "kind": str(doc.get("kind")), "name": name}
+
+
+def _edit_flux_patch(repo_dir: str, target: _Target, mutate) -> list[str]:
+    """Apply ``mutate`` to the strategic-merge patch for ``target.flux_patch`` in a Flux Kustomization's
+    ``spec.patches`` (created when missing): the change reaches only the clusters applying that Kustomization."""
+    ident = target.flux_patch or {}
+    text = _read(repo_dir, target.path)
+    ks = documents(text)[target.index]
+    if not isinstance(ks, dict) or ks.get("kind") != "Kustomization":
+        raise NotEditable("the overlay patch goes into a Flux Kustomization; this document is not one")
+    existing = None
+    for i, entry in enumerate(((ks.get("spec") or {}).get("patches")) or []):
+        sel = (entry or {}).get("target") or {}
+        if isinstance(entry, dict) and isinstance(entry.get("patch"), str) and sel.get("kind") == ident["kind"] \
+                and sel.get("name") == ident["name"] and set(sel) <= {"kind", "name", "group", "version"}:
+            existing = i
+            body = entry["patch"]
+            break
+    else:
+        body = dump({"apiVersion": ident["apiVersion"], "kind": ident["kind"], "metadata": {"name": ident["name"]}})
+    new_body = edit_document(body if body.endswith("\n") else body + "\n", 0, mutate)
+
+    def add(tree: CommentedMap) -> None:
+        spec = _ensure(tree, ("spec",))
+        if existing is not None:
+            spec["patches"][existing]["patch"] = LiteralScalarString(new_body)
+            return
+        if not isinstance(spec.get("patches"), list):
+            spec["patches"] = CommentedSeq()
+        spec["patches"].append(CommentedMap([("patch", LiteralScalarString(new_body)),
+                                             ("target", CommentedMap(kind=ident["kind"], name=ident["name"]))]))
+
+    new = edit_document(text, target.index, add)
+    if new != text:
+        _write(repo_dir, target.path, new)
+    return []
+
+
+def _where(repo_dir: str, loc: Location, field_path: tuple[str, ...], overlay: Location | None = None) -> _Target:
+    """The document to edit for ``field_path`` of the located object (see the module docstring); ``overlay`` (the
+    source of the picked Flux Kustomization): a patch in its ``spec.patches`` instead, so a shared base is left
+    alone and only the clusters applying that Kustomization change."""
+    if overlay is not None:
+        return _Target(overlay.path, overlay.index, is_patch=True, flux_patch=_patch_identity(repo_dir, loc))
     doc = _doc(repo_dir, loc)
     kind, name = str(doc.get("kind")), str((doc.get("metadata") or {}).get("name"))
     layers = _layers(repo_dir, loc)
@@ -147,6 +200,8 @@ def _set(node: CommentedMap, path: tuple[str, ...], value: Any, *, first: bool =
 
 def _edit(repo_dir: str, target: _Target, mutate) -> list[str]:
     """Edit one document in place; returns the notes of the edit (aliases following a changed anchor)."""
+    if target.flux_patch is not None:
+        return _edit_flux_patch(repo_dir, target, mutate)
     text = _read(repo_dir, target.path)
     notes: list[str] = []
     new = edit_document(text, target.index, mutate, notes)
@@ -169,7 +224,7 @@ def _pod_spec_path(kind: str) -> tuple[str, ...]:
     raise NotEditable(f"{kind} has no pod template")
 
 
-def set_replicas(repo_dir: str, loc: Location, replicas: int) -> Change:
+def set_replicas(repo_dir: str, loc: Location, replicas: int, *, overlay: Location | None = None) -> Change:
     """Set ``spec.replicas`` (an integer 0..1000) of a Deployment/StatefulSet/ReplicaSet.
 
     Raises InvalidInput (bad count), NotEditable (kind without replicas, e.g. DaemonSet)."""
@@ -177,7 +232,7 @@ def set_replicas(repo_dir: str, loc: Location, replicas: int) -> Change:
     doc = _doc(repo_dir, loc)
     if doc.get("kind") not in SCALABLE_KINDS:
         raise NotEditable(f"a {doc.get('kind')} has no spec.replicas to scale")
-    target = _where(repo_dir, loc, ("spec", "replicas"))
+    target = _where(repo_dir, loc, ("spec", "replicas"), overlay)
     notes = _edit(repo_dir, target, lambda t: _set(t, ("spec", "replicas"), replicas, first=True))
     return _change(loc, target, f"scale to {replicas} replicas", notes)
 
@@ -220,7 +275,7 @@ def _image_entry(repo_dir: str, loc: Location, image_name: str) -> tuple[str, in
     return hits[-1] if hits else None
 
 
-def set_image(repo_dir: str, loc: Location, container: str, image: str) -> Change:
+def set_image(repo_dir: str, loc: Location, container: str, image: str, *, overlay: Location | None = None) -> Change:
     """Set the image of ``container`` in a workload's pod template, or in the kustomization ``images:`` entry
     that overrides it. Raises InvalidInput (bad reference), NotEditable (no such container / not a workload)."""
     validate.image_reference(image)
@@ -232,7 +287,7 @@ def set_image(repo_dir: str, loc: Location, container: str, image: str) -> Chang
         raise NotEditable(f"{kind}/{doc['metadata'].get('name')} has no container named {container!r}")
     new_name, new_tag, new_digest = validate.split_image(image)
     old_name = validate.split_image(str(current.get("image")))[0] if current.get("image") else ""
-    entry = _image_entry(repo_dir, loc, old_name) if old_name else None
+    entry = _image_entry(repo_dir, loc, old_name) if old_name and not overlay else None
     if entry:
         kfile, i = entry
 
@@ -250,14 +305,14 @@ def set_image(repo_dir: str, loc: Location, container: str, image: str) -> Chang
         target = _Target(kfile, 0, kustomization_images=True)
         notes = _edit(repo_dir, target, mutate_entry)
         return _change(loc, target, f"set image of {container} to {image}", notes)
-    target = _where(repo_dir, loc, (*_pod_spec_path(kind), "containers"))
+    target = _where(repo_dir, loc, (*_pod_spec_path(kind), "containers"), overlay)
     notes = _edit(repo_dir, target,
                   lambda t: _set(_container_in(t, kind, container, create=target.is_patch), ("image",), image))
     return _change(loc, target, f"set image of {container} to {image}", notes)
 
 
 def set_resources(repo_dir: str, loc: Location, container: str, requests: dict[str, str] | None = None,
-                  limits: dict[str, str] | None = None) -> Change:
+                  limits: dict[str, str] | None = None, *, overlay: Location | None = None) -> Change:
     """Set cpu/memory requests and limits of one container (an empty value removes that key).
 
     Raises InvalidInput (bad quantity, limit < request), NotEditable (no such container)."""
@@ -273,7 +328,7 @@ def set_resources(repo_dir: str, loc: Location, container: str, requests: dict[s
     merged_lim = {**(existing.get("limits") or {}), **limits}
     validate.resources({k: str(v) for k, v in merged_req.items() if v not in ("", None)},
                        {k: str(v) for k, v in merged_lim.items() if v not in ("", None)})
-    target = _where(repo_dir, loc, (*_pod_spec_path(kind), "containers"))
+    target = _where(repo_dir, loc, (*_pod_spec_path(kind), "containers"), overlay)
 
     def mutate(tree: CommentedMap) -> None:
         item = _container_in(tree, kind, container, create=target.is_patch)
@@ -333,7 +388,8 @@ def _deep_merge(node: CommentedMap, patch: dict[str, Any]) -> None:
             node[key] = value
 
 
-def merge_values(repo_dir: str, loc: Location, values: dict[str, Any] | str) -> Change:
+def merge_values(repo_dir: str, loc: Location, values: dict[str, Any] | str, *,
+                 overlay: Location | None = None) -> Change:
     """Deep-merge ``values`` (a mapping or user YAML) into a HelmRelease's ``spec.values``, keeping comments;
     lists are replaced and ``null`` deletes a key, as Helm does; ``valuesFrom`` is never touched.
 
@@ -344,7 +400,7 @@ def merge_values(repo_dir: str, loc: Location, values: dict[str, Any] | str) -> 
         raise InvalidInput("values: expected a mapping", "values")
     values = json.loads(json.dumps(values, default=str))  # plain data only (no ruamel nodes; dates as text)
     _helmrelease(repo_dir, loc)
-    target = _where(repo_dir, loc, ("spec", "values"))
+    target = _where(repo_dir, loc, ("spec", "values"), overlay)
 
     def mutate(tree: CommentedMap) -> None:
         _deep_merge(_ensure(tree, ("spec", "values")), values)

@@ -120,6 +120,15 @@ class GitOpsPlaybook(Playbook):
         return locate(repo_dir, ctx.object_ref, ctx.kustomization_ref)
 
     @classmethod
+    def overlay(cls, repo_dir: str, ctx: ChangeContext, params: dict[str, Any]):
+        """With the "only in this Kustomization" option: the source of the picked Flux Kustomization, whose
+        ``spec.patches`` get the change (None without the option)."""
+        if not params.get("overlay"):
+            return None
+        parent = context_for(ctx.kustomization)  # the Kustomization is itself applied by a Kustomization
+        return locate(repo_dir, parent.object_ref, parent.kustomization_ref)
+
+    @classmethod
     def preview(cls, obj: KubeObject, params: dict[str, Any]) -> Preview:
         """Compute the change in the preview working copy and return its diff (nothing is committed)."""
         ctx = cls.context(obj)
@@ -149,14 +158,14 @@ class GitOpsPlaybook(Playbook):
         picked = next((k for k in mirrored if (k.cluster, k.namespace, k.name) == (
             ctx.kustomization.cluster.name, ctx.kustomization.namespace, ctx.kustomization.name)), None)
         found = impacts(str(wc.path), mirrored, originals, picked)
-        others = others_changed(found)
+        others = others_changed(found, picked)
         warning = ""
         if others:
             warning = (f"This change also changes {len(others)} other Kustomization(s), not only the one you picked: "
                        + "; ".join(f"{i.kustomization.label}: {', '.join(i.changed_objects or []) or i.error}"
                                    for i in others)
-                       + ". The edited file is shared; to change only your cluster, put the change into its overlay "
-                         "as a patch instead (where available: the “Only in this Kustomization's overlay” option).")
+                       + ". The edited file is shared; to change only the Kustomization you picked, tick “Only in "
+                         "this Kustomization” (the change becomes a patch in its spec.patches).")
         return found, warning
 
     # ------------------------------------------------------------------ execution (in the worker)

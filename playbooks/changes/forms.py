@@ -51,7 +51,16 @@ def containers_of(obj: KubeObject) -> list[str]:
     return [c.get("name") for c in ((template.get("spec") or {}).get("containers") or []) if c.get("name")]
 
 
-class ContainerForm(forms.Form):
+class OverlayMixin(forms.Form):
+    """The option the impact preview offers when a shared file would change other clusters too."""
+
+    overlay = forms.BooleanField(
+        required=False, label="Only in this Kustomization",
+        help_text="write the change as a patch in the picked Flux Kustomization's spec.patches instead of the shared "
+                  "file, so other Kustomizations (other clusters) building that file do not change")
+
+
+class ContainerForm(OverlayMixin):
     container = forms.CharField(max_length=63)
 
     def clean_container(self):

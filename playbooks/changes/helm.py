@@ -86,7 +86,8 @@ def workload_of(ctx: ChangeContext) -> helmvalues.Workload:
     return helmvalues.Workload("Deployment", facts["name"])
 
 
-def values_change(repo_dir: str, ctx: ChangeContext, loc, intent: helmvalues.Intent, summary: str) -> Change:
+def values_change(repo_dir: str, ctx: ChangeContext, loc, intent: helmvalues.Intent, summary: str,
+                  overlay=None) -> Change:
     """Write the proven (or, without a chart, the most likely) values path for ``intent``; the change's notes say
     which path and whether rendering proved it."""
     facts = release_facts(ctx.obj)
@@ -99,7 +100,7 @@ def values_change(repo_dir: str, ctx: ChangeContext, loc, intent: helmvalues.Int
         if renderer is not None:
             renderer.close()
         shutil.rmtree(tmp, ignore_errors=True)
-    change = yamledit.merge_values(repo_dir, loc, proof.candidate.patch)
+    change = yamledit.merge_values(repo_dir, loc, proof.candidate.patch, overlay=overlay)
     change.summary = f"{summary} ({proof.candidate.path})"
     if proof.verified:
         change.notes.insert(0, f"Effect verified: rendering chart {facts['chart']} with the new values changes only "

@@ -18,7 +18,14 @@ from graph.models import KubeObject
 from playbooks.changes import helm
 from playbooks.changes.base import GitOpsPlaybook
 from playbooks.changes.context import context_for, helm_release_of
-from playbooks.changes.forms import ContainerForm, YamlField, check_input, containers_of, requests_and_limits
+from playbooks.changes.forms import (
+    ContainerForm,
+    OverlayMixin,
+    YamlField,
+    check_input,
+    containers_of,
+    requests_and_limits,
+)
 from playbooks.library import register
 
 WORKLOADS = frozenset({("apps", "Deployment"), ("apps", "StatefulSet"), ("apps", "DaemonSet"), ("batch", "Job"),
@@ -27,7 +34,7 @@ HELMRELEASE = (HELM_GROUP, "HelmRelease")
 
 
 # ---------------------------------------------------------------------------------------------------------- scale
-class ScaleForm(forms.Form):
+class ScaleForm(OverlayMixin):
     replicas = forms.IntegerField(min_value=0, max_value=1000)
 
 
@@ -76,8 +83,9 @@ class Scale(GitOpsPlaybook):
         loc = cls.locate(repo_dir, ctx)
         if ctx.obj.kind == "HelmRelease":
             replicas = validate.replicas(int(params["replicas"]))
-            return helm.values_change(repo_dir, ctx, loc, Intent("replicas", replicas), f"scale to {replicas}")
-        return yamledit.set_replicas(repo_dir, loc, int(params["replicas"]))
+            return helm.values_change(repo_dir, ctx, loc, Intent("replicas", replicas), f"scale to {replicas}",
+                                      cls.overlay(repo_dir, ctx, params))
+        return yamledit.set_replicas(repo_dir, loc, int(params["replicas"]), overlay=cls.overlay(repo_dir, ctx, params))
 
 
 # ---------------------------------------------------------------------------------------------------------- image
@@ -125,8 +133,10 @@ class UpdateImage(_HelmAwareWorkloadPlaybook):
         if ctx.obj.kind == "HelmRelease":
             intent = Intent("image", params["image"], params["container"])
             return helm.values_change(repo_dir, ctx, loc, intent,
-                                      f"set image of {params['container']} to {params['image']}")
-        return yamledit.set_image(repo_dir, loc, params["container"], params["image"])
+                                      f"set image of {params['container']} to {params['image']}",
+                                      cls.overlay(repo_dir, ctx, params))
+        return yamledit.set_image(repo_dir, loc, params["container"], params["image"],
+                                  overlay=cls.overlay(repo_dir, ctx, params))
 
 
 # ---------------------------------------------------------------------------------------------------------- resources
@@ -168,8 +178,9 @@ class UpdateResources(_HelmAwareWorkloadPlaybook):
             validate.resources(merged_req, merged_lim)  # limits below requests are refused here too
             resources = {k: v for k, v in (("requests", requests), ("limits", limits)) if v}
             return helm.values_change(repo_dir, ctx, loc, Intent("resources", resources, params["container"]),
-                                      f"set resources of {params['container']}")
-        return yamledit.set_resources(repo_dir, loc, params["container"], requests or None, limits or None)
+                                      f"set resources of {params['container']}", cls.overlay(repo_dir, ctx, params))
+        return yamledit.set_resources(repo_dir, loc, params["container"], requests or None, limits or None,
+                                      overlay=cls.overlay(repo_dir, ctx, params))
 
 
 def _current_resources(ctx, container: str) -> dict:
@@ -186,7 +197,7 @@ def _current_resources(ctx, container: str) -> dict:
 
 
 # ---------------------------------------------------------------------------------------------------------- helm
-class ValuesForm(forms.Form):
+class ValuesForm(OverlayMixin):
     values = YamlField(help_text="YAML merged into spec.values (comments kept; null deletes a key)")
 
 
@@ -209,7 +220,8 @@ class UpdateHelmValues(GitOpsPlaybook):
 
     @classmethod
     def apply(cls, repo_dir, ctx, params):
-        return yamledit.merge_values(repo_dir, cls.locate(repo_dir, ctx), params["values"])
+        return yamledit.merge_values(repo_dir, cls.locate(repo_dir, ctx), params["values"],
+                                     overlay=cls.overlay(repo_dir, ctx, params))
 
 
 class ChartVersionForm(forms.Form):
