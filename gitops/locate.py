@@ -8,7 +8,7 @@ with the same kind/name/namespace after kustomize's name and namespace transform
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from ruamel.yaml import YAML
@@ -64,6 +64,7 @@ class Location:
     source_url: str = ""
     source_ref: str = ""
     found_by: str = "origin"  # "origin" or "scan"
+    components: tuple[str, ...] = ()  # the Kustomization's spec.components (part of the build)
 
 
 def parse_origin(origin: str | dict[str, Any] | None) -> dict[str, Any]:
@@ -219,6 +220,8 @@ def locate(repo_dir: str, obj: ObjectRef, kustomization: KustomizationRef) -> Lo
     except (OSError, UnicodeDecodeError, ValueError, RecursionError, YAMLError) as exc:
         # a file the engine cannot read or parse is the repository's problem, shown to the user, never a 500
         raise NotEditable(f"cannot read the Kustomization's build under {build_path}/: {exc}") from None
+    if location is not None and kustomization.components:
+        location = replace(location, components=tuple(kustomization.components))
     if location is None:
         raise NotEditable(
             f"{obj.kind} {obj.namespace + '/' if obj.namespace else ''}{obj.name} was not found under "

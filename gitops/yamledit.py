@@ -60,17 +60,18 @@ def _doc(repo_dir: str, loc: Location) -> dict[str, Any]:
 
 
 def _layers(repo_dir: str, loc: Location) -> list[kustomize.Layer]:
-    for manifest in kustomize.walk(repo_dir, loc.build_path):
+    for manifest in kustomize.walk(repo_dir, loc.build_path, loc.components):
         if manifest.path == loc.path:
             return manifest.layers
     raise NotEditable(f"{loc.path} is not part of the build of {loc.build_path}/")
 
 
-def _count_targets(repo_dir: str, build_path: str, target: dict[str, Any] | None, kind: str, name: str) -> int:
+def _count_targets(repo_dir: str, build_path: str, target: dict[str, Any] | None, kind: str, name: str,
+                   components: tuple[str, ...] = ()) -> int:
     if target is None:
         return 1
     count = 0
-    for manifest in kustomize.walk(repo_dir, build_path):
+    for manifest in kustomize.walk(repo_dir, build_path, components):
         try:
             docs = documents(_read(repo_dir, manifest.path))
         except Exception:  # noqa: BLE001 — non-YAML resources cannot be patch targets we edit
@@ -155,7 +156,7 @@ def _where(repo_dir: str, loc: Location, field_path: tuple[str, ...], overlay: L
                     continue
                 if not kustomize.target_matches(target, pdoc, kind, name):
                     continue
-                if _count_targets(repo_dir, loc.build_path, target, kind, name) != 1:
+                if _count_targets(repo_dir, loc.build_path, target, kind, name, loc.components) != 1:
                     continue  # the patch changes several objects; editing it would change them all
                 return _Target(patch_path, i, is_patch=True)
     return _Target(loc.path, loc.index)
