@@ -59,6 +59,10 @@ class OverlayMixin(forms.Form):
         help_text="write the change as a patch in the picked Flux Kustomization's spec.patches instead of the shared "
                   "file, so other Kustomizations (other clusters) building that file do not change")
 
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.order_fields([name for name in self.fields if name != "overlay"] + ["overlay"])  # the option last
+
 
 class ContainerForm(OverlayMixin):
     container = forms.CharField(max_length=63)
