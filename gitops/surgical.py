@@ -28,6 +28,7 @@ from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq, TaggedScalar
 
 from .errors import NotEditable
+from .yamlload import plain_load
 
 Path = tuple[Any, ...]
 
@@ -296,9 +297,7 @@ def _token_end(line: str, start: int, flow: bool) -> int:
 
 
 def _plain_load(text: str) -> Any:
-    from .yamldoc import plain_load  # one tolerant loader (value tag, unknown tags) for the whole engine
-
-    return plain_load(text)
+    return plain_load(text)  # one tolerant loader (value tag, unknown tags) for the whole engine
 
 
 # ------------------------------------------------------------------------------------------------ applying

@@ -15,11 +15,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from ruamel.yaml import YAML
-from ruamel.yaml.constructor import SafeConstructor
-from ruamel.yaml.nodes import MappingNode, Node, SequenceNode
 
 from . import surgical
 from .errors import NotEditable
+from .yamlload import plain_load
 
 _SEPARATOR = re.compile(r"^---[ \t]*(#.*)?$")
 _DOC_END = re.compile(r"^\.\.\.[ \t]*$")
@@ -82,29 +81,6 @@ def _yaml(indent: int = 2, block_seq_indent: int | None = None) -> YAML:
     seq_offset = block_seq_indent if block_seq_indent is not None else 0
     yaml.indent(mapping=indent, sequence=indent + seq_offset, offset=seq_offset)
     return yaml
-
-
-class _PlainConstructor(SafeConstructor):
-    """Reads what ``kubectl kustomize`` (Go's yaml.v3) reads: the value tag ``=`` (``matchType: =``) as the string
-    "=", and any unknown tag (``!Ref x``) as the plain scalar, mapping or sequence it carries."""
-
-    def construct_plain(self, node: Node) -> Any:
-        if isinstance(node, MappingNode):
-            return self.construct_mapping(node, deep=True)
-        if isinstance(node, SequenceNode):
-            return self.construct_sequence(node, deep=True)
-        return self.construct_scalar(node)
-
-
-_PlainConstructor.add_constructor("tag:yaml.org,2002:value", _PlainConstructor.construct_plain)
-_PlainConstructor.add_constructor(None, _PlainConstructor.construct_plain)
-
-
-def plain_load(text: str) -> Any:
-    """Plain data of one YAML document, read as kubectl kustomize reads it (see _PlainConstructor)."""
-    yaml = YAML(typ="safe", pure=True)
-    yaml.Constructor = _PlainConstructor
-    return yaml.load(text)
 
 
 def has_content(text: str) -> bool:
