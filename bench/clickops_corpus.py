@@ -244,7 +244,9 @@ def classify(repo: Path, attempt: Attempt, build: bool) -> tuple[str, str]:
 
 
 def bench(repo: Path, charts: str | None, build: bool, any_version: bool = False) -> dict[str, Any]:
-    kss = impact.kustomizations_in_repository(str(repo))
+    found = impact.kustomizations_in_repository(str(repo))
+    # only GitRepository sources map to the repository's files (an artifact's layout is not the repository's)
+    kss = [ks for ks in found if ks.source_kind == "GitRepository"]
     counts = collections.Counter()
     examples: dict[str, list[str]] = collections.defaultdict(list)
     for ks, obj, doc in objects(repo, kss):
@@ -273,7 +275,7 @@ def bench(repo: Path, charts: str | None, build: bool, any_version: bool = False
                     examples["unverified"].append(f"{label}: {attempt.unverified_reason}")
             if outcome != "exact" and len(examples[outcome]) < 4:
                 examples[outcome].append(f"{label}: {why[:300]}")
-    return {"repository": repo.name, "kustomizations": len(kss),
+    return {"repository": repo.name, "kustomizations": len(kss), "not_git_kustomizations": len(found) - len(kss),
             **{k: counts.get(k, 0) for k in ("attempted", "exact", "verified", "unverified", "refused", "wrong",
                                                "crashed")},
             "examples": dict(examples)}

@@ -40,6 +40,7 @@ class FluxKustomization:
     substitute_from: bool = False
     cluster: str = ""
     patches: tuple[str, ...] = ()  # spec.patches entries, as JSON (hashable)
+    source_kind: str = "GitRepository"
 
     @property
     def label(self) -> str:
@@ -56,7 +57,8 @@ class FluxKustomization:
                    substitute=tuple((str(k), str(v)) for k, v in (post.get("substitute") or {}).items()),
                    substitute_from=bool(post.get("substituteFrom")), cluster=cluster,
                    patches=tuple(json.dumps(p, sort_keys=True) for p in spec.get("patches") or ()
-                                 if isinstance(p, dict)))
+                                 if isinstance(p, dict)),
+                   source_kind=str((spec.get("sourceRef") or {}).get("kind") or "GitRepository"))
 
 
 @dataclass

@@ -276,3 +276,41 @@ def test_unverified_without_a_chart_says_so() -> None:
                              helmvalues.Intent("replicas", 2), None, "app-template", "no chart here")
     assert not proof.verified and proof.reason == "no chart here"
     assert proof.candidate.path == "controllers.atuin.replicas"
+
+
+def _storage_payload(chart_dir: Path) -> str:
+    """A Helm storage Secret's data.release for a release of ``chart_dir``, encoded as Helm and Kubernetes do
+    (the chart's metadata, templates and default values inside; base64(gzip(json)), then base64 again)."""
+    import base64
+    import gzip
+    import json
+
+    from ruamel.yaml import YAML
+
+    load = YAML(typ="safe", pure=True).load
+    templates = [{"name": str(p.relative_to(chart_dir)), "data": base64.b64encode(p.read_bytes()).decode()}
+                 for p in sorted((chart_dir / "templates").rglob("*")) if p.is_file()]
+    record = {"name": "podinfo", "version": 1, "chart": {
+        "metadata": load((chart_dir / "Chart.yaml").read_text()), "templates": templates,
+        "values": load((chart_dir / "values.yaml").read_text())}, "config": {}}
+    blob = base64.b64encode(gzip.compress(json.dumps(record).encode())).decode()
+    return base64.b64encode(blob.encode()).decode()
+
+
+def test_a_chart_from_helm_storage_verifies_the_change(tmp_path: Path) -> None:
+    from gitops.charts import ChartUnavailable, chart_dir_from_release, decode_storage
+
+    record = decode_storage(_storage_payload(CHARTS / "podinfo"))
+    renderer = helmvalues.ChartRenderer(str(chart_dir_from_release(record, tmp_path)))
+    try:
+        proof = helmvalues.prove("podinfo", "apps", {"redis": {"enabled": True}},
+                                 helmvalues.Workload("Deployment", "podinfo-redis", ("redis",)),
+                                 helmvalues.Intent("image", "docker.io/redis:7.2.4", "redis"), renderer)
+        assert proof.verified and proof.candidate.patch == {"redis": {"repository": "docker.io/redis",
+                                                                      "tag": "7.2.4"}}
+    finally:
+        renderer.close()
+    # a storage writer that keeps only the chart's metadata (as the simulator's does): unverified, with the reason
+    record["chart"].pop("templates")
+    with pytest.raises(ChartUnavailable, match="holds no chart templates"):
+        chart_dir_from_release(record, tmp_path / "again")
