@@ -71,7 +71,7 @@ class RunSerializer(serializers.ModelSerializer):
         fields = ["id", "playbook", "mode", "status", "change_state", "cluster", "target", "target_id",
                   "requested_by_username", "parameters", "approvals_required", "approvals", "created_at",
                   "started_at", "finished_at", "expires_at", "pr_url", "pr_number", "branch", "commit_sha",
-                  "merge_sha", "diff", "error"]
+                  "merge_sha", "diff", "rendered_diff", "error"]
 
 
 class RunRequestSerializer(serializers.Serializer):

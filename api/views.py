@@ -186,18 +186,22 @@ class RunViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
         if not form.is_valid():
             raise exceptions.ValidationError({"parameters": form.errors.get_json_data()})
         params = cleaned_for_storage(form.cleaned_data)
-        diff = ""
+        diff = rendered = ""
         try:
             if playbook.mode == Mode.GITOPS:
                 preview = playbook.preview(target, params)
                 if preview.errors:
                     raise exceptions.ValidationError({"detail": preview.errors, "diff": preview.diff})
-                diff = preview.diff
+                diff, rendered = preview.diff, preview.rendered_text()
                 if body.validated_data["dry_run"]:
-                    return Response({"diff": diff, "files": preview.files, "summary": preview.summary})
+                    # the verification notes, the impact warning and the rendered diff per Kustomization, as in the
+                    # admin's preview (docs/clickops.md)
+                    return Response({"diff": diff, "files": preview.files, "summary": preview.summary,
+                                     "notes": preview.notes, "impact_warning": preview.impact_warning,
+                                     "rendered_diff": rendered})
             elif body.validated_data["dry_run"]:
                 return Response({"diff": "", "summary": f"{playbook.title} on {target}"})
-            run = PlaybookRun.request(playbook, target, request.user, params, diff=diff)
+            run = PlaybookRun.request(playbook, target, request.user, params, diff=diff, rendered_diff=rendered)
         except (ValidationError, PermissionDenied, GitOpsError) as exc:
             raise _refuse(exc) from None
         return Response(s.RunSerializer(run).data, status=status.HTTP_201_CREATED)

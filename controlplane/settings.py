@@ -223,6 +223,9 @@ FLUXPLANE_APPROVALS = {
 FLUXPLANE_APPROVAL_EXPIRY_HOURS = env.int("FLUXPLANE_APPROVAL_EXPIRY_HOURS", 72)
 FLUXPLANE_EXEC_POLL_SECONDS = float(env.str("FLUXPLANE_EXEC_POLL_SECONDS", "2"))
 FLUXPLANE_GIT_CACHE_DIR = env.str("FLUXPLANE_GIT_CACHE_DIR") or str(DATA_DIR / "git")
+# Charts (``<name>/`` or ``<name>-<version>.tgz``) to verify Helm values changes with when a release's Helm storage
+# holds no chart; empty: such changes are shown as "effect unverified".
+FLUXPLANE_HELM_CHARTS_DIR = env.str("FLUXPLANE_HELM_CHARTS_DIR", "")
 FLUXPLANE_BASE_URL = env.str("FLUXPLANE_BASE_URL", "http://127.0.0.1:8000")
 # How long a signed approve/reject link sent to an approver stays valid (api/links.py).
 FLUXPLANE_DECISION_LINK_HOURS = env.int("FLUXPLANE_DECISION_LINK_HOURS", 24)

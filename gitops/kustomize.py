@@ -84,14 +84,19 @@ class Manifest:
     layers: list[Layer] = field(default_factory=list)
 
 
-def walk(repo_dir: str, build_path: str) -> Iterator[Manifest]:
-    """Every resource file a build of ``build_path`` includes, following ``resources``/``bases`` entries."""
-    seen: set[str] = set()
+def walk(repo_dir: str, build_path: str, components: tuple[str, ...] | list[str] = ()) -> Iterator[Manifest]:
+    """Every resource file a build of ``build_path`` includes, following ``resources``/``bases`` entries and
+    kustomize ``components:`` (a component's resources are transformed by the kustomization that includes it, like
+    a resource directory's). ``components`` are the Flux Kustomization's ``spec.components``, relative to
+    ``build_path``."""
+    seen: set[tuple[str, str]] = set()
 
-    def visit(rel_dir: str, layers: list[Layer], generated_ok: bool) -> Iterator[Manifest]:
-        if rel_dir in seen:
+    def visit(rel_dir: str, layers: list[Layer], generated_ok: bool, extra: list[str] = ()) -> Iterator[Manifest]:
+        # the same component may be included by several kustomizations: each inclusion is its own layer stack
+        key = (rel_dir, "/".join(layer.dir for layer in layers))
+        if key in seen:
             return
-        seen.add(rel_dir)
+        seen.add(key)
         kust = read_kustomization(repo_dir, rel_dir)
         if kust is None and not generated_ok:
             raise GitOpsError(f"{rel_dir}/ is listed as a resource but has no kustomization.yaml")
@@ -100,7 +105,9 @@ def walk(repo_dir: str, build_path: str) -> Iterator[Manifest]:
         if kust is None:
             entries = generated_resources(repo_dir, rel_dir)
         else:
-            entries = [e for e in (kust.get("resources") or []) + (kust.get("bases") or []) if isinstance(e, str)]
+            entries = [e for e in (kust.get("resources") or []) + (kust.get("bases") or []) + list(
+                kust.get("components") or []) if isinstance(e, str)]
+        entries = [*entries, *extra]
         for entry in entries:
             if is_remote(entry):
                 continue
@@ -111,7 +118,7 @@ def walk(repo_dir: str, build_path: str) -> Iterator[Manifest]:
             elif target.is_file():
                 yield Manifest(rel, here)
 
-    yield from visit(paths.normalize(build_path), [], True)
+    yield from visit(paths.normalize(build_path), [], True, [c for c in components if isinstance(c, str)])
 
 
 def patch_files(layer: Layer, repo_dir: str) -> list[tuple[str, dict[str, Any] | None]]:

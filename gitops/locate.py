@@ -7,10 +7,12 @@ with the same kind/name/namespace after kustomize's name and namespace transform
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, replace
 from typing import Any
 
 from ruamel.yaml import YAML
+from ruamel.yaml.error import YAMLError
 
 from . import kustomize, paths
 from .errors import GitOpsError, NotEditable, PathEscape
@@ -48,6 +50,8 @@ class KustomizationRef:
     source_kind: str = "GitRepository"
     source_url: str = ""
     source_ref: str = ""
+    components: tuple[str, ...] = ()  # spec.components, relative to path
+    substitute: tuple[tuple[str, str], ...] = ()  # spec.postBuild.substitute (name, value) pairs
 
 
 @dataclass(frozen=True)
@@ -60,6 +64,7 @@ class Location:
     source_url: str = ""
     source_ref: str = ""
     found_by: str = "origin"  # "origin" or "scan"
+    components: tuple[str, ...] = ()  # the Kustomization's spec.components (part of the build)
 
 
 def parse_origin(origin: str | dict[str, Any] | None) -> dict[str, Any]:
@@ -83,19 +88,41 @@ def _strip_affixes(name: str, prefix: str, suffix: str) -> str:
     return name
 
 
+_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::?(-|=)([^}]*))?\}")
+
+
+def substitute(text: str, variables: dict[str, str]) -> str:
+    """Flux's postBuild substitution of ``${VAR}`` and ``${VAR:-default}`` (nested defaults resolved inside out)."""
+    for _ in range(5):
+        new = _VAR.sub(lambda m: variables.get(m.group(1), m.group(3) if m.group(2) else m.group(0)), text)
+        if new == text:
+            break
+        text = new
+    return text
+
+
 def _live_identity(doc: dict[str, Any], layers: list[kustomize.Layer], kz: KustomizationRef) -> tuple[str, str]:
-    """The (name, namespace) a source document gets after the layers' and Flux's transformers."""
+    """The (name, namespace) a source document gets after the layers' and Flux's transformers and postBuild
+    substitution."""
     meta = doc.get("metadata") or {}
-    name = str(meta.get("name") or "")
-    namespace = str(meta.get("namespace") or "")
+    variables = dict(kz.substitute)
+    name = substitute(str(meta.get("name") or ""), variables)
+    namespace = substitute(str(meta.get("namespace") or ""), variables)
+    is_namespace = doc.get("kind") == "Namespace"
     for layer in reversed(layers):  # innermost first, as kustomize applies them
         k = layer.kustomization or {}
-        name = f"{k.get('namePrefix') or ''}{name}{k.get('nameSuffix') or ''}"
+        if not is_namespace:  # kustomize's prefix/suffix transformers skip Namespace objects
+            name = f"{k.get('namePrefix') or ''}{name}{k.get('nameSuffix') or ''}"
         if k.get("namespace"):
             namespace = str(k["namespace"])
-    name = f"{kz.name_prefix}{name}{kz.name_suffix}"
+            if is_namespace:  # the namespace transformer renames Namespace objects too
+                name = namespace
+    if not is_namespace:
+        name = f"{kz.name_prefix}{name}{kz.name_suffix}"
     if kz.target_namespace:
         namespace = kz.target_namespace
+        if is_namespace:
+            name = namespace
     if doc.get("kind") in CLUSTER_SCOPED:
         namespace = ""
     return name, namespace
@@ -179,7 +206,7 @@ def _from_origin(repo_dir: str, obj: ObjectRef, kz: KustomizationRef, build_path
 
 def _scan(repo_dir: str, obj: ObjectRef, kz: KustomizationRef, build_path: str) -> Location | None:
     found: list[Location] = []
-    for manifest in kustomize.walk(repo_dir, build_path):
+    for manifest in kustomize.walk(repo_dir, build_path, kz.components):
         text = paths.confine(repo_dir, manifest.path).read_text(encoding="utf-8")
         try:
             docs = documents(text)
@@ -190,6 +217,7 @@ def _scan(repo_dir: str, obj: ObjectRef, kz: KustomizationRef, build_path: str) 
                 name, namespace = _live_identity(doc, manifest.layers, kz)
                 if _matches(doc, obj, name, namespace):
                     found.append(Location(manifest.path, i, build_path, kz.source_url, kz.source_ref, "scan"))
+    found = list({(loc.path, loc.index): loc for loc in found}.values())  # a file reached twice is one source
     if len(found) > 1:
         where = ", ".join(f"{loc.path}#{loc.index}" for loc in found)
         raise NotEditable(f"{obj.kind}/{obj.name} is defined more than once ({where}); cannot tell which to edit")
@@ -202,7 +230,7 @@ def locate(repo_dir: str, obj: ObjectRef, kustomization: KustomizationRef) -> Lo
     Raises PathEscape when the origin or spec.path leaves the repository, NotEditable when the object is not in
     git (remote base, generator, Helm-rendered, other source kind, not found, defined twice)."""
     _check_source(kustomization)
-    build_path = paths.normalize(kustomization.path or ".", field="spec.path")
+    build_path = paths.flux_path(kustomization.path)
     if not paths.confine(repo_dir, build_path, field="spec.path").is_dir():
         raise NotEditable(f"the Kustomization path {kustomization.path!r} does not exist in the repository")
     try:
@@ -213,6 +241,11 @@ def locate(repo_dir: str, obj: ObjectRef, kustomization: KustomizationRef) -> Lo
         raise
     except GitOpsError as exc:
         raise NotEditable(f"cannot read the Kustomization's build: {exc}") from None
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError, YAMLError) as exc:
+        # a file the engine cannot read or parse is the repository's problem, shown to the user, never a 500
+        raise NotEditable(f"cannot read the Kustomization's build under {build_path}/: {exc}") from None
+    if location is not None and kustomization.components:
+        location = replace(location, components=tuple(kustomization.components))
     if location is None:
         raise NotEditable(
             f"{obj.kind} {obj.namespace + '/' if obj.namespace else ''}{obj.name} was not found under "

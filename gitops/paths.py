@@ -43,3 +43,9 @@ def confine(repo_dir: str | os.PathLike, rel: str, *, field: str = "path") -> Pa
 def relative(from_dir: str, to_path: str) -> str:
     """The relative path from repository directory ``from_dir`` to ``to_path`` (both repository-relative)."""
     return posixpath.relpath(normalize(to_path), normalize(from_dir))
+
+
+def flux_path(path: str | None, *, field: str = "spec.path") -> str:
+    """A Flux Kustomization ``spec.path`` as a repository-relative path: Flux reads it relative to the repository
+    root, so a leading ``/`` (``/clusters/prod``) means the same as ``./clusters/prod``."""
+    return normalize((path or ".").lstrip("/") or ".", field=field)

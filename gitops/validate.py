@@ -3,6 +3,8 @@ which runs the real ``kubectl kustomize`` on every affected path."""
 
 from __future__ import annotations
 
+import datetime
+import math
 import os
 import re
 import shutil
@@ -13,7 +15,14 @@ from pathlib import Path
 from typing import Any
 
 from ruamel.yaml import YAML
-from ruamel.yaml.events import AliasEvent, DocumentStartEvent
+from ruamel.yaml.events import (
+    AliasEvent,
+    DocumentStartEvent,
+    MappingEndEvent,
+    MappingStartEvent,
+    SequenceEndEvent,
+    SequenceStartEvent,
+)
 
 from . import kustomize, paths
 from .errors import InvalidInput
@@ -47,6 +56,10 @@ _TERM = re.compile(
     r"(?:-([0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*))?(?:\+([0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*))?$"
 )
 MAX_YAML_BYTES = 256 * 1024
+MAX_YAML_DEPTH = 64  # nesting levels (flow brackets or block indentation) a typed YAML value may have
+MAX_ALIASES = 100  # aliases in one document (the Edit playbook keeps a file's anchors)
+MAX_EXPONENT = 30
+MAX_QUANTITY = Decimal(2) ** 63 * Decimal(10) ** 3  # far beyond any real request, well inside Decimal's range
 
 
 def dns1123_label(value: str, field: str = "name") -> str:
@@ -104,12 +117,17 @@ def quantity(value: str, kind: str = "cpu", field: str = "") -> Decimal:
     suffix = m.group("suffix") or ""
     if kind == "memory" and suffix == "m":
         raise InvalidInput(f"{field}: {value!r} means milli-bytes; did you mean {m.group('num')}Mi?", field)
+    if suffix[:1] in ("e", "E") and abs(int(suffix[1:])) > MAX_EXPONENT or len(m.group("num")) > 40:
+        # Kubernetes quantities are bounded (a 63-bit mantissa); 1e99999999999 would overflow Decimal arithmetic
+        raise InvalidInput(f"{field}: {value!r} is out of range for a Kubernetes quantity", field)
     try:
         number = Decimal(m.group("num"))
         amount = number * Decimal(10) ** int(suffix[1:]) if suffix[:1] in ("e", "E") else number * Decimal(
             _SUFFIX[suffix])
-    except (InvalidOperation, ValueError):
+    except (InvalidOperation, ValueError, ArithmeticError):
         raise InvalidInput(f"{field}: {value!r} is not a Kubernetes quantity", field) from None
+    if amount > MAX_QUANTITY:
+        raise InvalidInput(f"{field}: {value!r} is out of range for a Kubernetes quantity", field)
     if amount < 0:
         raise InvalidInput(f"{field}: {value!r} is negative", field)
     return amount
@@ -190,9 +208,91 @@ def repo_path(value: str, field: str = "path") -> str:
     return paths.normalize(value, field=field)
 
 
-def load_user_yaml(text: str, field: str = "yaml", *, expect_mapping: bool = True, max_bytes: int = MAX_YAML_BYTES):
-    """Parse one YAML document typed by a user, refusing what could hurt or surprise: huge input, tabs in
-    indentation, anchors/aliases (billion-laughs), several documents, duplicate keys, non-mapping documents."""
+def _nesting(text: str) -> int:
+    """The deepest nesting of a YAML text, counted before parsing: open flow brackets (outside quotes and
+    comments) plus block indentation levels."""
+    deepest = 0
+    indents: list[int] = []
+    depth = 0
+    for line in text.splitlines():
+        body = line.strip()
+        if not body or body.startswith("#"):
+            continue
+        col = len(line) - len(line.lstrip(" -"))
+        if depth == 0:
+            while indents and indents[-1] >= col:
+                indents.pop()
+            indents.append(col)
+        quote = ""
+        for i, ch in enumerate(line):
+            if quote:
+                if ch == quote:
+                    quote = ""
+            elif ch in "\"'" and (i == 0 or line[i - 1] in " [{,:"):
+                quote = ch
+            elif ch == "#" and (i == 0 or line[i - 1] in " \t"):
+                break
+            elif ch in "[{":
+                depth += 1
+                deepest = max(deepest, depth + len(indents))
+            elif ch in "]}":
+                depth = max(0, depth - 1)
+        deepest = max(deepest, len(indents))
+    return deepest
+
+
+def _check_anchors(events: list, field: str) -> None:
+    """Aliases are bounded in number, and a collection holding aliases may not itself be aliased: expansion stays
+    linear (no billion laughs) while ordinary anchors (``&port 80`` … ``*port``) are kept."""
+    aliases = 0
+    open_collections: list[list] = []  # [anchor, holds_alias]
+    expanding: set[str] = set()
+    for event in events:
+        if isinstance(event, AliasEvent):
+            aliases += 1
+            if event.anchor in expanding:
+                raise InvalidInput(f"{field}: the alias *{event.anchor} repeats a collection that itself holds "
+                                   "aliases; expand it by hand", field)
+            for entry in open_collections:
+                entry[1] = True
+        elif isinstance(event, (MappingStartEvent, SequenceStartEvent)):
+            open_collections.append([event.anchor, False])
+        elif isinstance(event, (MappingEndEvent, SequenceEndEvent)) and open_collections:
+            anchor, holds_alias = open_collections.pop()
+            if anchor and holds_alias:
+                expanding.add(anchor)
+    if aliases > MAX_ALIASES:
+        raise InvalidInput(f"{field}: more than {MAX_ALIASES} YAML aliases", field)
+
+
+def _check_plain(data: Any, field: str, path: str = "") -> None:
+    """Only JSON-like data may reach git and Helm: no binary or other tagged values, no complex keys, no
+    infinite numbers."""
+    stack = [(data, path)]
+    while stack:
+        node, where = stack.pop()
+        if isinstance(node, dict):
+            for key, value in node.items():
+                if not isinstance(key, (str, int)) or isinstance(key, bool):
+                    raise InvalidInput(f"{field}: {where or 'the document'} has a key that is not a plain string "
+                                       f"({type(key).__name__}); complex keys are not supported", field)
+                stack.append((value, f"{where}.{key}" if where else str(key)))
+        elif isinstance(node, list):
+            stack.extend((item, f"{where}[{i}]") for i, item in enumerate(node))
+        elif isinstance(node, float) and not math.isfinite(node):
+            raise InvalidInput(f"{field}: {where} is not a finite number", field)
+        elif node is not None and not isinstance(node, (str, int, float, bool, datetime.date)):
+            kind = "binary data (!!binary)" if isinstance(node, (bytes, bytearray)) else type(node).__name__
+            raise InvalidInput(f"{field}: {where or 'the document'} is {kind}; only strings, numbers, booleans, "
+                               "lists and mappings are supported (quote the value to keep it as text)", field)
+
+
+def load_user_yaml(text: str, field: str = "yaml", *, expect_mapping: bool = True,
+                   max_bytes: int = MAX_YAML_BYTES, allow_anchors: bool = False):
+    """Parse one YAML document typed by a user, refusing what could hurt or surprise: huge or deeply nested input
+    (checked before parsing), tabs in indentation, anchors/aliases (unless ``allow_anchors``: then bounded, see
+    _check_anchors), several documents, duplicate keys, non-mapping documents, binary/tagged values and complex
+    keys."""
     if not isinstance(text, str):
         raise InvalidInput(f"{field}: expected text", field)
     if len(text.encode("utf-8", "surrogatepass")) > max_bytes:
@@ -200,11 +300,15 @@ def load_user_yaml(text: str, field: str = "yaml", *, expect_mapping: bool = Tru
     for number, line in enumerate(text.splitlines(), 1):
         if "\t" in line[: len(line) - len(line.lstrip(" \t"))]:
             raise InvalidInput(f"{field}: line {number} is indented with a tab; YAML needs spaces", field)
+    if _nesting(text) > MAX_YAML_DEPTH:
+        raise InvalidInput(f"{field}: the YAML is nested more than {MAX_YAML_DEPTH} levels deep", field)
     try:
         events = list(YAML(typ="safe", pure=True).parse(text))
     except Exception as exc:  # noqa: BLE001 — ruamel raises many error types; all mean "not valid YAML"
         raise InvalidInput(f"{field}: not valid YAML: {_short(exc)}", field) from None
-    if any(isinstance(e, AliasEvent) for e in events) or any(getattr(e, "anchor", None) for e in events):
+    if allow_anchors:
+        _check_anchors(events, field)
+    elif any(isinstance(e, AliasEvent) for e in events) or any(getattr(e, "anchor", None) for e in events):
         raise InvalidInput(f"{field}: YAML anchors and aliases (&name / *name) are not allowed here", field)
     if sum(isinstance(e, DocumentStartEvent) for e in events) > 1:
         raise InvalidInput(f"{field}: expected one YAML document, found several ('---')", field)
@@ -217,6 +321,7 @@ def load_user_yaml(text: str, field: str = "yaml", *, expect_mapping: bool = Tru
         raise InvalidInput(f"{field}: not valid YAML: {message}", field) from None
     if expect_mapping and not isinstance(data, dict):
         raise InvalidInput(f"{field}: expected a mapping (key: value), got {type(data).__name__}", field)
+    _check_plain(data, field)
     return data
 
 

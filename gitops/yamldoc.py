@@ -1,15 +1,13 @@
 """Multi-document YAML files edited with ruamel.yaml round-trip, keeping every untouched byte.
 
 A file is split into documents at ``---`` lines; untouched documents are kept verbatim. An edited document is
-round-tripped by ruamel.yaml (comments, key order and quotes kept), and then every changed hunk of the dump that
-does not contain an intended change (ruamel normalises ``{ }`` to ``{}``, re-indents mixed sequence styles …) is put
-back to the original text. The result is parsed again and must equal the intended data; otherwise the plain
-ruamel dump is used, so the outcome is always correct and, in practice, minimal.
+loaded by ruamel.yaml round-trip, changed as a tree, and the difference is written back into the original text
+line by line (gitops.surgical): ruamel's own dump, which reformats flow maps, comments in lists and anchors, is
+never shipped. The result is parsed again and must equal the intended data, or the edit is refused.
 """
 
 from __future__ import annotations
 
-import difflib
 import io
 import re
 from collections.abc import Callable
@@ -17,9 +15,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from ruamel.yaml import YAML
-from ruamel.yaml.comments import CommentedMap, CommentedSeq
 
+from . import surgical
 from .errors import NotEditable
+from .yamlload import plain_load
 
 _SEPARATOR = re.compile(r"^---[ \t]*(#.*)?$")
 _DOC_END = re.compile(r"^\.\.\.[ \t]*$")
@@ -84,10 +83,6 @@ def _yaml(indent: int = 2, block_seq_indent: int | None = None) -> YAML:
     return yaml
 
 
-def _safe_load(text: str) -> Any:
-    return YAML(typ="safe", pure=True).load(text)
-
-
 def has_content(text: str) -> bool:
     """True when a document segment holds a value (not only comments and blank lines)."""
     return any(line.strip() and not line.lstrip().startswith("#") for line in text.splitlines())
@@ -95,7 +90,7 @@ def has_content(text: str) -> bool:
 
 def documents(text: str) -> list[Any]:
     """The plain (safe-loaded) values of the non-empty documents of a file, in order."""
-    return [_safe_load(seg.text) for seg in split_documents(text) if not seg.is_separator and has_content(seg.text)]
+    return [plain_load(seg.text) for seg in split_documents(text) if not seg.is_separator and has_content(seg.text)]
 
 
 def _document_segment(segments: list[Segment], index: int) -> int:
@@ -108,125 +103,27 @@ def _document_segment(segments: list[Segment], index: int) -> int:
     raise NotEditable(f"the file has no document #{index}")
 
 
-def _leaf_paths(before: Any, after: Any, path: tuple = ()) -> list[tuple]:
-    """Paths (tuples of keys/indexes) where two plain trees differ; a whole subtree counts once."""
-    if isinstance(before, dict) and isinstance(after, dict):
-        out: list[tuple] = []
-        for key in list(before) + [k for k in after if k not in before]:
-            if key not in before or key not in after:
-                out.append(path + (key,))
-            else:
-                out.extend(_leaf_paths(before[key], after[key], path + (key,)))
-        return out
-    if before != after or type(before) is not type(after):
-        return [path]
-    return []
-
-
-def _node_lines(node: Any) -> tuple[int, int] | None:
-    """First and last line (0-based) a ruamel collection occupies, from its line/column info."""
-    first = last = None
-    stack = [node]
-    while stack:
-        cur = stack.pop()
-        if isinstance(cur, CommentedMap):
-            for key in cur:
-                line = cur.lc.key(key)[0]
-                value_line = cur.lc.value(key)[0]
-                first = line if first is None else min(first, line)
-                last = max(last or 0, line, value_line + _extra_lines(cur[key]))
-                stack.append(cur[key])
-        elif isinstance(cur, CommentedSeq):
-            for i, item in enumerate(cur):
-                line = cur.lc.item(i)[0]
-                first = line if first is None else min(first, line)
-                last = max(last or 0, line + _extra_lines(item))
-                stack.append(item)
-    return None if first is None else (first, last)
-
-
-def _extra_lines(value: Any) -> int:
-    return str(value).count("\n") if isinstance(value, str) else 0
-
-
-def _path_lines(root: Any, path: tuple) -> tuple[int, int] | None:
-    """Lines of the node at ``path`` (its key line through its last descendant), or of its deepest ancestor."""
-    node = root
-    span: tuple[int, int] | None = None
-    for key in path:
-        if isinstance(node, CommentedMap) and key in node:
-            key_line = node.lc.key(key)[0]
-            child = node[key]
-            inner = _node_lines(child) if isinstance(child, (CommentedMap, CommentedSeq)) else None
-            end = inner[1] if inner else node.lc.value(key)[0] + _extra_lines(child)
-            span = (key_line, end)
-            node = child
-        elif isinstance(node, CommentedSeq) and isinstance(key, int) and 0 <= key < len(node):
-            line = node.lc.item(key)[0]
-            child = node[key]
-            inner = _node_lines(child) if isinstance(child, (CommentedMap, CommentedSeq)) else None
-            span = (line, inner[1] if inner else line + _extra_lines(child))
-            node = child
-        else:
-            break
-    if span is None:
-        return _node_lines(root) if isinstance(root, (CommentedMap, CommentedSeq)) else None
-    return span
-
-
-def _minimise(original: str, dumped: str, before_rt: Any, after_rt: Any, paths: list[tuple]) -> str:
-    """Keep the dump only in hunks that touch a changed path; restore the original text elsewhere."""
-    old_lines = original.splitlines(keepends=True)
-    new_lines = dumped.splitlines(keepends=True)
-    old_spans = [s for s in (_path_lines(before_rt, p) for p in paths) if s]
-    new_spans = [s for s in (_path_lines(after_rt, p) for p in paths) if s]
-
-    def touches(spans: list[tuple[int, int]], lo: int, hi: int) -> bool:
-        if lo == hi:  # pure insertion/deletion point: touching the line before or at it counts
-            return any(a <= lo <= b + 1 for a, b in spans)
-        return any(a < hi and lo <= b for a, b in spans)
-
-    out: list[str] = []
-    matcher = difflib.SequenceMatcher(a=old_lines, b=new_lines, autojunk=False)
-    for tag, i1, i2, j1, j2 in matcher.get_opcodes():
-        if tag == "equal":
-            out.extend(old_lines[i1:i2])
-        elif touches(old_spans, i1, i2) or touches(new_spans, j1, j2):
-            out.extend(new_lines[j1:j2])
-        else:
-            out.extend(old_lines[i1:i2])
-    return "".join(out)
-
-
-def edit_document(text: str, index: int, mutate: Callable[[Any], None]) -> str:
+def edit_document(text: str, index: int, mutate: Callable[[Any], None], notes: list[str] | None = None) -> str:
     """Apply ``mutate`` to document ``index`` of a YAML file's text (round-trip tree, changed in place).
 
-    Returns the new file text; other documents, separators and untouched lines stay byte for byte."""
+    Returns the new file text: only the lines of the intended change differ (gitops.surgical); other documents,
+    separators and every untouched line stay byte for byte. An anchored value changes in place, its aliases with
+    it: one line per alias that follows is appended to ``notes``. Raises NotEditable when the change cannot be
+    written without reformatting other lines."""
     segments = split_documents(text)
     pos = _document_segment(segments, index)
     original = segments[pos].text
+    renderer = surgical.Renderer(*guess_indent(original))
     yaml = _yaml(*guess_indent(original))
     before_rt = yaml.load(original)
     tree = yaml.load(original)
     mutate(tree)
-    buf = io.StringIO()
-    yaml.dump(tree, buf)
-    dumped = buf.getvalue()
-    expected = _safe_load(dumped)
-    after_rt = yaml.load(dumped)
-    paths = _leaf_paths(_safe_load(original), expected)
-    if not paths:
+    outcome = surgical.edit(original, before_rt, tree, renderer)
+    if outcome.text == original:
         return text
-    result = _minimise(original, dumped, before_rt, after_rt, paths)
-    try:
-        ok = _safe_load(result) == expected
-    except Exception:  # noqa: BLE001 — any parse failure means the merge of hunks went wrong
-        ok = False
-    if not ok:
-        result = dumped
-    if original.endswith("\n") is False and result.endswith("\n") and pos == len(segments) - 1:
-        result = result[:-1]  # a file without a final newline keeps it that way
-    segments[pos] = Segment(result, False)
+    if notes is not None:
+        notes.extend(outcome.aliases)
+    segments[pos] = Segment(outcome.text, False)
     return "".join(seg.text for seg in segments)
 
 

@@ -14,12 +14,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
-from ruamel.yaml.scalarstring import DoubleQuotedScalarString, SingleQuotedScalarString
+from ruamel.yaml.scalarstring import DoubleQuotedScalarString, LiteralScalarString, SingleQuotedScalarString
 
 from . import kustomize, paths, validate
 from .errors import InvalidInput, NotEditable
 from .locate import Location
-from .yamldoc import document_text, documents, edit_document, replace_document_text
+from .yamldoc import document_text, documents, dump, edit_document, replace_document_text
 
 WORKLOAD_KINDS = ("Deployment", "StatefulSet", "DaemonSet", "Job", "CronJob", "ReplicaSet")
 SCALABLE_KINDS = ("Deployment", "StatefulSet", "ReplicaSet")
@@ -32,6 +32,7 @@ class Change:
     files: list[str] = field(default_factory=list)
     build_paths: list[str] = field(default_factory=list)
     summary: str = ""
+    notes: list[str] = field(default_factory=list)  # what the approver must know (aliases that follow an anchor …)
 
 
 @dataclass
@@ -40,6 +41,7 @@ class _Target:
     index: int
     is_patch: bool = False
     kustomization_images: bool = False
+    flux_patch: dict[str, Any] | None = None  # set: edit the patch of this object in a Flux Kustomization
 
 
 def _read(repo_dir: str, rel: str) -> str:
@@ -58,17 +60,18 @@ def _doc(repo_dir: str, loc: Location) -> dict[str, Any]:
 
 
 def _layers(repo_dir: str, loc: Location) -> list[kustomize.Layer]:
-    for manifest in kustomize.walk(repo_dir, loc.build_path):
+    for manifest in kustomize.walk(repo_dir, loc.build_path, loc.components):
         if manifest.path == loc.path:
             return manifest.layers
     raise NotEditable(f"{loc.path} is not part of the build of {loc.build_path}/")
 
 
-def _count_targets(repo_dir: str, build_path: str, target: dict[str, Any] | None, kind: str, name: str) -> int:
+def _count_targets(repo_dir: str, build_path: str, target: dict[str, Any] | None, kind: str, name: str,
+                   components: tuple[str, ...] = ()) -> int:
     if target is None:
         return 1
     count = 0
-    for manifest in kustomize.walk(repo_dir, build_path):
+    for manifest in kustomize.walk(repo_dir, build_path, components):
         try:
             docs = documents(_read(repo_dir, manifest.path))
         except Exception:  # noqa: BLE001 — non-YAML resources cannot be patch targets we edit
@@ -81,8 +84,60 @@ def _count_targets(repo_dir: str, build_path: str, target: dict[str, Any] | None
     return count
 
 
-def _where(repo_dir: str, loc: Location, field_path: tuple[str, ...]) -> _Target:
-    """The document to edit for ``field_path`` of the located object (see the module docstring)."""
+def _patch_identity(repo_dir: str, loc: Location) -> dict[str, Any]:
+    """kind/name a Flux Kustomization patch selects the located object by (its name after the build's own
+    kustomize layers; Flux applies ``spec.patches`` on top of the build)."""
+    doc = _doc(repo_dir, loc)
+    name = str((doc.get("metadata") or {}).get("name"))
+    for layer in reversed(_layers(repo_dir, loc)):
+        k = layer.kustomization or {}
+        if doc.get("kind") != "Namespace":
+            name = f"{k.get('namePrefix') or ''}{name}{k.get('nameSuffix') or ''}"
+    return {"apiVersion": doc.get("apiVersion"), "kind": str(doc.get("kind")), "name": name}
+
+
+def _edit_flux_patch(repo_dir: str, target: _Target, mutate) -> list[str]:
+    """Apply ``mutate`` to the strategic-merge patch for ``target.flux_patch`` in a Flux Kustomization's
+    ``spec.patches`` (created when missing): the change reaches only the clusters applying that Kustomization."""
+    ident = target.flux_patch or {}
+    text = _read(repo_dir, target.path)
+    ks = documents(text)[target.index]
+    if not isinstance(ks, dict) or ks.get("kind") != "Kustomization":
+        raise NotEditable("the overlay patch goes into a Flux Kustomization; this document is not one")
+    existing = None
+    for i, entry in enumerate(((ks.get("spec") or {}).get("patches")) or []):
+        sel = (entry or {}).get("target") or {}
+        if isinstance(entry, dict) and isinstance(entry.get("patch"), str) and sel.get("kind") == ident["kind"] \
+                and sel.get("name") == ident["name"] and set(sel) <= {"kind", "name", "group", "version"}:
+            existing = i
+            body = entry["patch"]
+            break
+    else:
+        body = dump({"apiVersion": ident["apiVersion"], "kind": ident["kind"], "metadata": {"name": ident["name"]}})
+    new_body = edit_document(body if body.endswith("\n") else body + "\n", 0, mutate)
+
+    def add(tree: CommentedMap) -> None:
+        spec = _ensure(tree, ("spec",))
+        if existing is not None:
+            spec["patches"][existing]["patch"] = LiteralScalarString(new_body)
+            return
+        if not isinstance(spec.get("patches"), list):
+            spec["patches"] = CommentedSeq()
+        spec["patches"].append(CommentedMap([("patch", LiteralScalarString(new_body)),
+                                             ("target", CommentedMap(kind=ident["kind"], name=ident["name"]))]))
+
+    new = edit_document(text, target.index, add)
+    if new != text:
+        _write(repo_dir, target.path, new)
+    return []
+
+
+def _where(repo_dir: str, loc: Location, field_path: tuple[str, ...], overlay: Location | None = None) -> _Target:
+    """The document to edit for ``field_path`` of the located object (see the module docstring); ``overlay`` (the
+    source of the picked Flux Kustomization): a patch in its ``spec.patches`` instead, so a shared base is left
+    alone and only the clusters applying that Kustomization change."""
+    if overlay is not None:
+        return _Target(overlay.path, overlay.index, is_patch=True, flux_patch=_patch_identity(repo_dir, loc))
     doc = _doc(repo_dir, loc)
     kind, name = str(doc.get("kind")), str((doc.get("metadata") or {}).get("name"))
     layers = _layers(repo_dir, loc)
@@ -101,7 +156,7 @@ def _where(repo_dir: str, loc: Location, field_path: tuple[str, ...]) -> _Target
                     continue
                 if not kustomize.target_matches(target, pdoc, kind, name):
                     continue
-                if _count_targets(repo_dir, loc.build_path, target, kind, name) != 1:
+                if _count_targets(repo_dir, loc.build_path, target, kind, name, loc.components) != 1:
                     continue  # the patch changes several objects; editing it would change them all
                 return _Target(patch_path, i, is_patch=True)
     return _Target(loc.path, loc.index)
@@ -144,15 +199,20 @@ def _set(node: CommentedMap, path: tuple[str, ...], value: Any, *, first: bool =
         parent[key] = value
 
 
-def _edit(repo_dir: str, target: _Target, mutate) -> None:
+def _edit(repo_dir: str, target: _Target, mutate) -> list[str]:
+    """Edit one document in place; returns the notes of the edit (aliases following a changed anchor)."""
+    if target.flux_patch is not None:
+        return _edit_flux_patch(repo_dir, target, mutate)
     text = _read(repo_dir, target.path)
-    new = edit_document(text, target.index, mutate)
+    notes: list[str] = []
+    new = edit_document(text, target.index, mutate, notes)
     if new != text:
         _write(repo_dir, target.path, new)
+    return [f"{target.path}: {note}" for note in notes]
 
 
-def _change(loc: Location, target: _Target, summary: str) -> Change:
-    return Change([target.path], [loc.build_path], summary)
+def _change(loc: Location, target: _Target, summary: str, notes: list[str] | None = None) -> Change:
+    return Change([target.path], [loc.build_path], summary, list(notes or []))
 
 
 def _pod_spec_path(kind: str) -> tuple[str, ...]:
@@ -165,7 +225,7 @@ def _pod_spec_path(kind: str) -> tuple[str, ...]:
     raise NotEditable(f"{kind} has no pod template")
 
 
-def set_replicas(repo_dir: str, loc: Location, replicas: int) -> Change:
+def set_replicas(repo_dir: str, loc: Location, replicas: int, *, overlay: Location | None = None) -> Change:
     """Set ``spec.replicas`` (an integer 0..1000) of a Deployment/StatefulSet/ReplicaSet.
 
     Raises InvalidInput (bad count), NotEditable (kind without replicas, e.g. DaemonSet)."""
@@ -173,9 +233,9 @@ def set_replicas(repo_dir: str, loc: Location, replicas: int) -> Change:
     doc = _doc(repo_dir, loc)
     if doc.get("kind") not in SCALABLE_KINDS:
         raise NotEditable(f"a {doc.get('kind')} has no spec.replicas to scale")
-    target = _where(repo_dir, loc, ("spec", "replicas"))
-    _edit(repo_dir, target, lambda t: _set(t, ("spec", "replicas"), replicas, first=True))
-    return _change(loc, target, f"scale to {replicas} replicas")
+    target = _where(repo_dir, loc, ("spec", "replicas"), overlay)
+    notes = _edit(repo_dir, target, lambda t: _set(t, ("spec", "replicas"), replicas, first=True))
+    return _change(loc, target, f"scale to {replicas} replicas", notes)
 
 
 def _find_container(pod_spec: Any, container: str) -> CommentedMap | None:
@@ -216,7 +276,7 @@ def _image_entry(repo_dir: str, loc: Location, image_name: str) -> tuple[str, in
     return hits[-1] if hits else None
 
 
-def set_image(repo_dir: str, loc: Location, container: str, image: str) -> Change:
+def set_image(repo_dir: str, loc: Location, container: str, image: str, *, overlay: Location | None = None) -> Change:
     """Set the image of ``container`` in a workload's pod template, or in the kustomization ``images:`` entry
     that overrides it. Raises InvalidInput (bad reference), NotEditable (no such container / not a workload)."""
     validate.image_reference(image)
@@ -228,7 +288,7 @@ def set_image(repo_dir: str, loc: Location, container: str, image: str) -> Chang
         raise NotEditable(f"{kind}/{doc['metadata'].get('name')} has no container named {container!r}")
     new_name, new_tag, new_digest = validate.split_image(image)
     old_name = validate.split_image(str(current.get("image")))[0] if current.get("image") else ""
-    entry = _image_entry(repo_dir, loc, old_name) if old_name else None
+    entry = _image_entry(repo_dir, loc, old_name) if old_name and not overlay else None
     if entry:
         kfile, i = entry
 
@@ -244,16 +304,16 @@ def set_image(repo_dir: str, loc: Location, container: str, image: str) -> Chang
                     del item[key]
 
         target = _Target(kfile, 0, kustomization_images=True)
-        _edit(repo_dir, target, mutate_entry)
-        return _change(loc, target, f"set image of {container} to {image}")
-    target = _where(repo_dir, loc, (*_pod_spec_path(kind), "containers"))
-    _edit(repo_dir, target, lambda t: _set(_container_in(t, kind, container, create=target.is_patch), ("image",),
-                                            image))
-    return _change(loc, target, f"set image of {container} to {image}")
+        notes = _edit(repo_dir, target, mutate_entry)
+        return _change(loc, target, f"set image of {container} to {image}", notes)
+    target = _where(repo_dir, loc, (*_pod_spec_path(kind), "containers"), overlay)
+    notes = _edit(repo_dir, target,
+                  lambda t: _set(_container_in(t, kind, container, create=target.is_patch), ("image",), image))
+    return _change(loc, target, f"set image of {container} to {image}", notes)
 
 
 def set_resources(repo_dir: str, loc: Location, container: str, requests: dict[str, str] | None = None,
-                  limits: dict[str, str] | None = None) -> Change:
+                  limits: dict[str, str] | None = None, *, overlay: Location | None = None) -> Change:
     """Set cpu/memory requests and limits of one container (an empty value removes that key).
 
     Raises InvalidInput (bad quantity, limit < request), NotEditable (no such container)."""
@@ -269,7 +329,7 @@ def set_resources(repo_dir: str, loc: Location, container: str, requests: dict[s
     merged_lim = {**(existing.get("limits") or {}), **limits}
     validate.resources({k: str(v) for k, v in merged_req.items() if v not in ("", None)},
                        {k: str(v) for k, v in merged_lim.items() if v not in ("", None)})
-    target = _where(repo_dir, loc, (*_pod_spec_path(kind), "containers"))
+    target = _where(repo_dir, loc, (*_pod_spec_path(kind), "containers"), overlay)
 
     def mutate(tree: CommentedMap) -> None:
         item = _container_in(tree, kind, container, create=target.is_patch)
@@ -282,9 +342,9 @@ def set_resources(repo_dir: str, loc: Location, container: str, requests: dict[s
                 else:
                     _set(item, ("resources", section, key), str(value))
 
-    _edit(repo_dir, target, mutate)
+    notes = _edit(repo_dir, target, mutate)
     parts = [f"{s}.{k}={v}" for s, d in (("requests", requests), ("limits", limits)) for k, v in d.items()]
-    return _change(loc, target, f"set resources of {container}: {', '.join(parts)}")
+    return _change(loc, target, f"set resources of {container}: {', '.join(parts)}", notes)
 
 
 def _helmrelease(repo_dir: str, loc: Location) -> dict[str, Any]:
@@ -313,8 +373,8 @@ def set_chart_version(repo_dir: str, loc: Location, version: str) -> Change:
             position = list(chart_spec).index("chart") + 1 if "chart" in chart_spec else len(chart_spec)
             chart_spec.insert(position, "version", DoubleQuotedScalarString(version))
 
-    _edit(repo_dir, target, mutate)
-    return _change(loc, target, f"set chart version to {version}")
+    notes = _edit(repo_dir, target, mutate)
+    return _change(loc, target, f"set chart version to {version}", notes)
 
 
 def _deep_merge(node: CommentedMap, patch: dict[str, Any]) -> None:
@@ -329,7 +389,8 @@ def _deep_merge(node: CommentedMap, patch: dict[str, Any]) -> None:
             node[key] = value
 
 
-def merge_values(repo_dir: str, loc: Location, values: dict[str, Any] | str) -> Change:
+def merge_values(repo_dir: str, loc: Location, values: dict[str, Any] | str, *,
+                 overlay: Location | None = None) -> Change:
     """Deep-merge ``values`` (a mapping or user YAML) into a HelmRelease's ``spec.values``, keeping comments;
     lists are replaced and ``null`` deletes a key, as Helm does; ``valuesFrom`` is never touched.
 
@@ -338,15 +399,15 @@ def merge_values(repo_dir: str, loc: Location, values: dict[str, Any] | str) -> 
         values = validate.load_user_yaml(values, "values")
     if not isinstance(values, dict):
         raise InvalidInput("values: expected a mapping", "values")
-    values = json.loads(json.dumps(values))  # plain data only (no ruamel nodes from the caller)
+    values = json.loads(json.dumps(values, default=str))  # plain data only (no ruamel nodes; dates as text)
     _helmrelease(repo_dir, loc)
-    target = _where(repo_dir, loc, ("spec", "values"))
+    target = _where(repo_dir, loc, ("spec", "values"), overlay)
 
     def mutate(tree: CommentedMap) -> None:
         _deep_merge(_ensure(tree, ("spec", "values")), values)
 
-    _edit(repo_dir, target, mutate)
-    return _change(loc, target, "update values")
+    notes = _edit(repo_dir, target, mutate)
+    return _change(loc, target, "update values", notes)
 
 
 def source_document(repo_dir: str, loc: Location) -> str:
@@ -359,7 +420,7 @@ def replace_document(repo_dir: str, loc: Location, new_yaml: str, *, allow_ident
 
     Raises InvalidInput when the YAML is unsafe or not one mapping, or when apiVersion/kind/name/namespace change
     without ``allow_identity_change``."""
-    data = validate.load_user_yaml(new_yaml, "yaml")
+    data = validate.load_user_yaml(new_yaml, "yaml", allow_anchors=True)  # the file's own anchors are kept
     old = _doc(repo_dir, loc)
     if not allow_identity_change:
         for label, getter in (

@@ -20,7 +20,7 @@ from django.views.decorators.http import require_POST
 from access import rules
 from controlplane.admin.runs import RunAdminMixin
 from controlplane.dispatch import rq_job_id
-from gitops import GitOpsError
+from gitops import GitOpsError, InvalidInput
 from graph.choices import EdgeType
 from graph.models import Edge, KubeObject
 from playbooks.changes.forms import cleaned_for_storage
@@ -62,7 +62,7 @@ class PlaybookRunAdmin(RunAdminMixin, admin.ModelAdmin):
     def get_readonly_fields(self, request, obj=None):
         return ["playbook", "mode", "cluster", "target_link", "approvals_required", "approvals_list", "expires_at",
                 "batch", "change_state", "pr_link", "branch", "commit_sha", "merge_sha", "diff_display",
-                *self.run_fields]
+                "rendered_diff_display", *self.run_fields]
 
     def get_fields(self, request, obj=None):
         return self.get_readonly_fields(request, obj)
@@ -96,6 +96,13 @@ class PlaybookRunAdmin(RunAdminMixin, admin.ModelAdmin):
         if not obj.diff:
             return "—"
         return format_html('<pre class="fp-diff" style="white-space:pre-wrap;font-size:12px">{}</pre>', obj.diff)
+
+    @admin.display(description="rendered diff (what Flux will apply)")
+    def rendered_diff_display(self, obj: PlaybookRun) -> str:
+        if not obj.rendered_diff:
+            return "—"
+        return format_html('<pre class="fp-rendered-diff" style="white-space:pre-wrap;font-size:12px">{}</pre>',
+                           obj.rendered_diff)
 
     @admin.display(description="approvals")
     def approvals_list(self, obj: PlaybookRun) -> str:
@@ -166,7 +173,8 @@ class PlaybookRunAdmin(RunAdminMixin, admin.ModelAdmin):
                 if not gitops or ("confirm" in request.POST and not preview.errors
                                   and request.POST.get("diff_digest") == digest):
                     run = PlaybookRun.request(playbook, target, request.user, params,
-                                              diff=preview.diff if preview else "")
+                                              diff=preview.diff if preview else "",
+                                              rendered_diff=preview.rendered_text() if preview else "")
                     messages.success(request, f"{playbook.title} on {target}: run #{run.pk} "
                                               f"{run.get_status_display()}.")
                     return HttpResponseRedirect(reverse("admin:playbooks_playbookrun_change", args=[run.pk]))
@@ -175,6 +183,8 @@ class PlaybookRunAdmin(RunAdminMixin, admin.ModelAdmin):
                                          "meanwhile): review the new diff.")
             except ValidationError as exc:
                 form.add_error(None, exc)
+            except InvalidInput as exc:  # e.g. a container the picked workload does not have: on its field
+                form.add_error(exc.field if exc.field in form.fields else None, str(exc))
             except GitOpsError as exc:
                 form.add_error(None, str(exc))
         context = {**self.admin_site.each_context(request), "opts": self.model._meta, "title": playbook.title,

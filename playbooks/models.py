@@ -39,6 +39,8 @@ class PlaybookRun(Run):
     batch_position = models.PositiveIntegerField(default=0)
     # GitOps changes: the diff shown to approvers, and where the change went.
     diff = models.TextField(blank=True, help_text="the change as reviewed (git diff)")
+    rendered_diff = models.TextField(blank=True, help_text="what Flux will apply differently, per Kustomization "
+                                                           "building the changed files (as reviewed)")
     git_connection = models.ForeignKey("controlplane.GitConnection", null=True, blank=True,
                                        on_delete=models.SET_NULL, related_name="+")
     branch = models.CharField(max_length=255, blank=True)
@@ -64,7 +66,8 @@ class PlaybookRun(Run):
     # ------------------------------------------------------------------ state changes
     @classmethod
     def request(cls, playbook, target: KubeObject, user, parameters: dict, batch: str = "",
-                position: int = 0, depends_on: str | None = None, diff: str = "") -> PlaybookRun:
+                position: int = 0, depends_on: str | None = None, diff: str = "",
+                rendered_diff: str = "") -> PlaybookRun:
         """Create a run of ``playbook`` on ``target`` for ``user`` (parameters already validated by its form).
 
         Refused (PermissionDenied / ValidationError) when the playbook is off, does not apply, or the user may not
@@ -88,7 +91,7 @@ class PlaybookRun(Run):
                 target=target, target_api_group=target.api_group, target_kind=target.kind,
                 target_namespace=target.namespace, target_name=target.name, approvals_required=required,
                 requested_by=user, requested_by_username=user.get_username(), request_id=context.current().request_id,
-                batch=batch, batch_position=position, diff=diff,
+                batch=batch, batch_position=position, diff=diff, rendered_diff=rendered_diff,
             )
             run.set_parameters(parameters)
             if required:

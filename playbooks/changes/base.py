@@ -17,11 +17,13 @@ from controlplane.kube import KubeAdapter, KubeError, KubeUnreachable
 from controlplane.models import GitConnection
 from controlplane.runners import JobFailed
 from gitops import GitOpsError, NotEditable, locate
+from gitops.impact import Impact, impacts, others_changed
 from gitops.providers import GitHubProvider, PlainGitProvider
+from gitops.render import FluxKustomization
 from gitops.repo import DEFAULT_COMMITTER, Identity, WorkingCopy, branch_name, commit_message
 from gitops.validate import build_check
 from gitops.yamledit import Change
-from graph.kinds import SOURCE_GROUP
+from graph.kinds import KUSTOMIZE_GROUP, SOURCE_GROUP
 from graph.models import KubeObject
 from playbooks.changes.context import ChangeContext, context_for
 from playbooks.choices import ChangeState, Mode
@@ -39,6 +41,18 @@ class Preview:
     files: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     summary: str = ""
+    notes: list[str] = field(default_factory=list)  # verification and aliases: shown beside the diff
+    impacts: list[Impact] = field(default_factory=list)  # every Kustomization building the changed files
+    impact_warning: str = ""  # set when Kustomizations other than the picked one change
+
+    def rendered_text(self) -> str:
+        """The rendered diffs as one text, stored on the run."""
+        parts = []
+        for item in self.impacts:
+            head = f"# {item.kustomization.label}{' (picked)' if item.picked else ''}"
+            body = item.error or item.rendered_diff or "(renders the same)"
+            parts.append(f"{head}\n{body}")
+        return "\n\n".join(parts)
 
 
 def _cache(kind: str) -> Path:
@@ -106,6 +120,15 @@ class GitOpsPlaybook(Playbook):
         return locate(repo_dir, ctx.object_ref, ctx.kustomization_ref)
 
     @classmethod
+    def overlay(cls, repo_dir: str, ctx: ChangeContext, params: dict[str, Any]):
+        """With the "only in this Kustomization" option: the source of the picked Flux Kustomization, whose
+        ``spec.patches`` get the change (None without the option)."""
+        if not params.get("overlay"):
+            return None
+        parent = context_for(ctx.kustomization)  # the Kustomization is itself applied by a Kustomization
+        return locate(repo_dir, parent.object_ref, parent.kustomization_ref)
+
+    @classmethod
     def preview(cls, obj: KubeObject, params: dict[str, Any]) -> Preview:
         """Compute the change in the preview working copy and return its diff (nothing is committed)."""
         ctx = cls.context(obj)
@@ -114,11 +137,36 @@ class GitOpsPlaybook(Playbook):
             wc.prepare()
             change = cls.apply(str(wc.path), ctx, params)
             errors = build_check(str(wc.path), change.build_paths)
-            preview = Preview(diff=wc.diff(), files=wc.changed_files(), errors=errors, summary=change.summary)
+            preview = Preview(diff=wc.diff(), files=wc.changed_files(), errors=errors, summary=change.summary,
+                              notes=list(change.notes))
+            if not errors and preview.files:
+                preview.impacts, preview.impact_warning = cls.impact(wc, ctx, preview.files)
             wc.prepare()  # leave the copy clean for the next preview
         if not preview.diff.strip():
             preview.errors.append("This change would not modify anything.")
         return preview
+
+    @classmethod
+    def impact(cls, wc: WorkingCopy, ctx: ChangeContext, files: list[str]) -> tuple[list[Impact], str]:
+        """Build every mirrored Kustomization (all clusters) that reads a changed file, before and after; a warning
+        when any but the picked one renders differently."""
+        originals: dict[str, str | None] = {}
+        for rel in files:
+            shown = wc.git("show", f"HEAD:{rel}", check=False)
+            originals[rel] = shown.stdout if shown.returncode == 0 else None
+        mirrored = flux_kustomizations_of(ctx.repository_url, ctx.kustomization_ref.source_ref)
+        picked = next((k for k in mirrored if (k.cluster, k.namespace, k.name) == (
+            ctx.kustomization.cluster.name, ctx.kustomization.namespace, ctx.kustomization.name)), None)
+        found = impacts(str(wc.path), mirrored, originals, picked)
+        others = others_changed(found, picked)
+        warning = ""
+        if others:
+            warning = (f"This change also changes {len(others)} other Kustomization(s), not only the one you picked: "
+                       + "; ".join(f"{i.kustomization.label}: {', '.join(i.changed_objects or []) or i.error}"
+                                   for i in others)
+                       + ". The edited file is shared; to change only the Kustomization you picked, tick “Only in "
+                         "this Kustomization” (the change becomes a patch in its spec.patches).")
+        return found, warning
 
     # ------------------------------------------------------------------ execution (in the worker)
     def execute(self) -> dict:
@@ -185,6 +233,30 @@ class GitOpsPlaybook(Playbook):
         return (f"{change.summary}\n\nRequested by **{run.requested_by_username}** in Fluxplane: {link}\n\n"
                 f"Approved by: {approvers}\n\nParameters:\n{params}\n\nFiles: {', '.join(change.files)}\n\n"
                 f"```diff\n{shown}\n```\n")
+
+
+def _normalise(url: str) -> str:
+    url = url.strip().rstrip("/")
+    return url[:-4] if url.endswith(".git") else url
+
+
+def flux_kustomizations_of(repository_url: str, branch: str) -> list[FluxKustomization]:
+    """Every mirrored Kustomization (any cluster) that builds from ``repository_url`` at ``branch``."""
+    wanted = _normalise(repository_url)
+    sources = {}
+    for repo in KubeObject.objects.filter(api_group=SOURCE_GROUP, kind="GitRepository", deleted_at__isnull=True):
+        spec = repo.spec or {}
+        if _normalise(str(spec.get("url") or "")) == wanted and ((spec.get("ref") or {}).get("branch") or "main") \
+                == branch:
+            sources[(repo.cluster_id, repo.namespace, repo.name)] = repo
+    out = []
+    for ks in KubeObject.objects.filter(api_group=KUSTOMIZE_GROUP, kind="Kustomization",
+                                        deleted_at__isnull=True).select_related("cluster"):
+        ref = (ks.spec or {}).get("sourceRef") or {}
+        if ref.get("kind") == "GitRepository" and (ks.cluster_id, ref.get("namespace") or ks.namespace,
+                                                   ref.get("name")) in sources:
+            out.append(FluxKustomization.from_spec(ks.name, ks.namespace, ks.spec or {}, cluster=ks.cluster.name))
+    return out
 
 
 def request_source_reconcile(cluster, kustomization: KubeObject, log) -> None:

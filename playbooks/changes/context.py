@@ -23,6 +23,7 @@ class ChangeContext:
     connection: GitConnection
     object_ref: ObjectRef
     kustomization_ref: KustomizationRef
+    workload: KubeObject | None = None  # the Helm-rendered workload the user picked (obj is then its HelmRelease)
 
     @property
     def repository_url(self) -> str:
@@ -123,7 +124,9 @@ def context_for_kustomization(ks: KubeObject, obj: KubeObject | None = None) -> 
                            api_version=f"{target.api_group}/{target.api_version}".lstrip("/"),
                            origin=(target.annotations or {}).get(ORIGIN_ANNOTATION))
     kustomization_ref = KustomizationRef(
-        path=str(spec.get("path") or "."), target_namespace=str(spec.get("targetNamespace") or ""),
+        path=str(spec.get("path") or "."), components=tuple(str(c) for c in spec.get("components") or ()),
+        substitute=tuple((str(k), str(v)) for k, v in ((spec.get("postBuild") or {}).get("substitute") or {}).items()),
+        target_namespace=str(spec.get("targetNamespace") or ""),
         name_prefix=str(spec.get("namePrefix") or ""), name_suffix=str(spec.get("nameSuffix") or ""),
         source_kind=source_kind, source_url=url, source_ref=branch,
     )

@@ -6,12 +6,36 @@ from __future__ import annotations
 from django import forms
 from django.core.exceptions import ValidationError
 
-from gitops import create, validate
+from gitops import InvalidInput, create, validate
+from gitops.render import FluxKustomization, build, identity
 from graph.kinds import KUSTOMIZE_GROUP
+from graph.models import KubeObject
 from playbooks.changes.base import GitOpsPlaybook
 from playbooks.changes.context import ChangeContext, context_for, context_for_kustomization
 from playbooks.changes.forms import YamlField, check_input, requests_and_limits
 from playbooks.library import register
+
+
+def refuse_collisions(repo_dir: str, ctx: ChangeContext, wanted: list[tuple[str, str, str]],
+                      build_ks: KubeObject | None = None) -> None:
+    """A created object must not exist already: not in the cluster's mirror (whoever manages it: a Kustomization,
+    a HelmRelease's rendering, nobody) and not in the rendered build of the Kustomization that will apply it.
+    Raises InvalidInput on the name field."""
+    cluster_id = ctx.kustomization.cluster_id
+    for kind, namespace, name in wanted:
+        found = KubeObject.objects.filter(cluster_id=cluster_id, kind=kind, name=name, namespace=namespace,
+                                          deleted_at__isnull=True).first()
+        if found is not None:
+            owner = (f" (managed by {found.managed_by_kind} {found.managed_by_namespace}/{found.managed_by_name})"
+                     if found.managed_by_kind else "")
+            raise InvalidInput(f"name: {identity(kind, namespace, name)} already exists in cluster "
+                               f"{ctx.kustomization.cluster.name}{owner}; choose another name", "name")
+    ks = build_ks or ctx.kustomization
+    rendered = build(repo_dir, FluxKustomization.from_spec(ks.name, ks.namespace, ks.spec or {}))
+    for kind, namespace, name in wanted:
+        if (kind, namespace, name) in rendered.objects:
+            raise InvalidInput(f"name: {identity(kind, namespace, name)} is already defined in the build of "
+                               f"Kustomization {ks.namespace}/{ks.name}; choose another name", "name")
 
 
 def _names(value: str) -> list[str]:
@@ -68,6 +92,7 @@ class CreateKustomization(_ChildOfKustomization):
 
     @classmethod
     def apply(cls, repo_dir, ctx, params):
+        refuse_collisions(repo_dir, ctx, [("Kustomization", ctx.kustomization.namespace, params["name"])])
         source = (ctx.kustomization.spec or {}).get("sourceRef") or {}
         return create.create_kustomization(
             repo_dir, cls.parent_path(ctx), name=params["name"], path=params["path"],
@@ -93,6 +118,7 @@ class CreateNamespace(_ChildOfKustomization):
 
     @classmethod
     def apply(cls, repo_dir, ctx, params):
+        refuse_collisions(repo_dir, ctx, [("Namespace", "", params["name"])])
         return create.create_namespace(repo_dir, cls.parent_path(ctx), params["name"])
 
 
@@ -143,6 +169,10 @@ class CreateDeployment(_InNamespace):
 
     @classmethod
     def apply(cls, repo_dir, ctx, params):
+        wanted = [("Deployment", ctx.obj.name, params["name"])]
+        if params.get("service"):
+            wanted.append(("Service", ctx.obj.name, params["name"]))
+        refuse_collisions(repo_dir, ctx, wanted)
         return create.create_deployment(
             repo_dir, cls.locate(repo_dir, ctx), name=params["name"], image=params["image"],
             replicas=int(params["replicas"]), port=params.get("port"), requests=params.get("requests") or None,
@@ -182,6 +212,7 @@ class CreateHelmRelease(_InNamespace):
 
     @classmethod
     def apply(cls, repo_dir, ctx, params):
+        refuse_collisions(repo_dir, ctx, [("HelmRelease", ctx.obj.name, params["name"])])
         return create.create_helmrelease(
             repo_dir, cls.locate(repo_dir, ctx), name=params["name"], chart=params["chart"],
             version=params["version"], repository_url=params["repository_url"], values=params.get("values") or None)

@@ -21,9 +21,14 @@ def check_input(fn, *args, **kwargs):
 
 
 class YamlField(forms.CharField):
-    """A YAML mapping typed by a user: parsed safely (no anchors, tabs, several documents, duplicate keys)."""
+    """A YAML mapping typed by a user: parsed safely (bounded size and nesting, no tabs, several documents,
+    duplicate keys, binary values or complex keys; anchors only with ``allow_anchors``, bounded)."""
 
     widget = forms.Textarea(attrs={"rows": 12, "cols": 80, "spellcheck": "false"})
+
+    def __init__(self, *args, allow_anchors: bool = False, **kwargs) -> None:
+        self.allow_anchors = allow_anchors
+        super().__init__(*args, **kwargs)
 
     def to_python(self, value):
         # Browsers submit a textarea's line breaks as CRLF; the files in git use LF (with CRLF, an edited document
@@ -35,7 +40,7 @@ class YamlField(forms.CharField):
         value = super().clean(value)
         if not value:
             return value
-        check_input(validate.load_user_yaml, value, "yaml")
+        check_input(validate.load_user_yaml, value, "yaml", allow_anchors=self.allow_anchors)
         return value
 
 
@@ -46,7 +51,20 @@ def containers_of(obj: KubeObject) -> list[str]:
     return [c.get("name") for c in ((template.get("spec") or {}).get("containers") or []) if c.get("name")]
 
 
-class ContainerForm(forms.Form):
+class OverlayMixin(forms.Form):
+    """The option the impact preview offers when a shared file would change other clusters too."""
+
+    overlay = forms.BooleanField(
+        required=False, label="Only in this Kustomization",
+        help_text="write the change as a patch in the picked Flux Kustomization's spec.patches instead of the shared "
+                  "file, so other Kustomizations (other clusters) building that file do not change")
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.order_fields([name for name in self.fields if name != "overlay"] + ["overlay"])  # the option last
+
+
+class ContainerForm(OverlayMixin):
     container = forms.CharField(max_length=63)
 
     def clean_container(self):

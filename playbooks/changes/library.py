@@ -4,17 +4,28 @@ anything reaches git), an edit of the source files, and the conventions of the g
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from django import forms
 from django.core.exceptions import ValidationError
 
 from controlplane.helmrepo import HelmIndexUnavailable, HelmRepositoryIndex
 from gitops import InvalidInput, validate, yamledit
+from gitops.helmvalues import Intent
 from gitops.semver import latest_matching
 from graph.kinds import HELM_GROUP
 from graph.models import KubeObject
+from playbooks.changes import helm
 from playbooks.changes.base import GitOpsPlaybook
-from playbooks.changes.context import helm_release_of
-from playbooks.changes.forms import ContainerForm, YamlField, check_input, containers_of, requests_and_limits
+from playbooks.changes.context import context_for, helm_release_of
+from playbooks.changes.forms import (
+    ContainerForm,
+    OverlayMixin,
+    YamlField,
+    check_input,
+    containers_of,
+    requests_and_limits,
+)
 from playbooks.library import register
 
 WORKLOADS = frozenset({("apps", "Deployment"), ("apps", "StatefulSet"), ("apps", "DaemonSet"), ("batch", "Job"),
@@ -23,14 +34,23 @@ HELMRELEASE = (HELM_GROUP, "HelmRelease")
 
 
 # ---------------------------------------------------------------------------------------------------------- scale
-class ScaleForm(forms.Form):
+class ScaleForm(OverlayMixin):
     replicas = forms.IntegerField(min_value=0, max_value=1000)
+
+
+def _helm_aware_context(obj):
+    """The context of a workload's source: its HelmRelease's when Helm rendered it (the workload rides along, so
+    the values path can be found for *that* workload)."""
+    release = helm_release_of(obj)
+    ctx = context_for(release or obj)
+    return replace(ctx, workload=obj) if release is not None else ctx
 
 
 @register
 class Scale(GitOpsPlaybook):
-    """spec.replicas as an integer (Deployments and StatefulSets); a Helm-rendered workload's release gets
-    ``replicaCount`` in its values, the Helm chart convention."""
+    """spec.replicas as an integer (Deployments and StatefulSets); a Helm-rendered workload is scaled through the
+    values path of its chart that drives it (app-template ``controllers.<name>.replicas``, ``replicaCount`` …),
+    proven by rendering the chart (playbooks.changes.helm)."""
 
     name = "scale"
     setting = "scale"
@@ -42,6 +62,10 @@ class Scale(GitOpsPlaybook):
     @classmethod
     def edit_target(cls, obj):
         return helm_release_of(obj) or obj
+
+    @classmethod
+    def context(cls, obj):
+        return _helm_aware_context(obj)
 
     @classmethod
     def warnings(cls, obj):
@@ -58,8 +82,10 @@ class Scale(GitOpsPlaybook):
     def apply(cls, repo_dir, ctx, params):
         loc = cls.locate(repo_dir, ctx)
         if ctx.obj.kind == "HelmRelease":
-            return yamledit.merge_values(repo_dir, loc, {"replicaCount": int(params["replicas"])})
-        return yamledit.set_replicas(repo_dir, loc, int(params["replicas"]))
+            replicas = validate.replicas(int(params["replicas"]))
+            return helm.values_change(repo_dir, ctx, loc, Intent("replicas", replicas), f"scale to {replicas}",
+                                      cls.overlay(repo_dir, ctx, params))
+        return yamledit.set_replicas(repo_dir, loc, int(params["replicas"]), overlay=cls.overlay(repo_dir, ctx, params))
 
 
 # ---------------------------------------------------------------------------------------------------------- image
@@ -78,6 +104,10 @@ class _HelmAwareWorkloadPlaybook(GitOpsPlaybook):
     @classmethod
     def edit_target(cls, obj):
         return helm_release_of(obj) or obj
+
+    @classmethod
+    def context(cls, obj):
+        return _helm_aware_context(obj)
 
     @classmethod
     def form_initial(cls, obj):
@@ -101,12 +131,12 @@ class UpdateImage(_HelmAwareWorkloadPlaybook):
     def apply(cls, repo_dir, ctx, params):
         loc = cls.locate(repo_dir, ctx)
         if ctx.obj.kind == "HelmRelease":
-            name, tag, digest = validate.split_image(params["image"])
-            image = {"repository": name, "tag": tag or "latest"}
-            if digest:
-                image["digest"] = digest
-            return yamledit.merge_values(repo_dir, loc, {"image": image})
-        return yamledit.set_image(repo_dir, loc, params["container"], params["image"])
+            intent = Intent("image", params["image"], params["container"])
+            return helm.values_change(repo_dir, ctx, loc, intent,
+                                      f"set image of {params['container']} to {params['image']}",
+                                      cls.overlay(repo_dir, ctx, params))
+        return yamledit.set_image(repo_dir, loc, params["container"], params["image"],
+                                  overlay=cls.overlay(repo_dir, ctx, params))
 
 
 # ---------------------------------------------------------------------------------------------------------- resources
@@ -142,13 +172,32 @@ class UpdateResources(_HelmAwareWorkloadPlaybook):
         loc = cls.locate(repo_dir, ctx)
         requests, limits = params.get("requests") or {}, params.get("limits") or {}
         if ctx.obj.kind == "HelmRelease":
+            existing = _current_resources(ctx, params["container"])
+            merged_req = {**(existing.get("requests") or {}), **requests}
+            merged_lim = {**(existing.get("limits") or {}), **limits}
+            validate.resources(merged_req, merged_lim)  # limits below requests are refused here too
             resources = {k: v for k, v in (("requests", requests), ("limits", limits)) if v}
-            return yamledit.merge_values(repo_dir, loc, {"resources": resources})
-        return yamledit.set_resources(repo_dir, loc, params["container"], requests or None, limits or None)
+            return helm.values_change(repo_dir, ctx, loc, Intent("resources", resources, params["container"]),
+                                      f"set resources of {params['container']}", cls.overlay(repo_dir, ctx, params))
+        return yamledit.set_resources(repo_dir, loc, params["container"], requests or None, limits or None,
+                                      overlay=cls.overlay(repo_dir, ctx, params))
+
+
+def _current_resources(ctx, container: str) -> dict:
+    """The live resources of the picked workload's container (what a partial change is merged with)."""
+    workload = ctx.workload
+    if workload is None:
+        return {}
+    template = (workload.spec or {}).get("template") or {}
+    for item in (template.get("spec") or {}).get("containers") or []:
+        if item.get("name") == container:
+            return {k: {kk: str(vv) for kk, vv in (v or {}).items()} for k, v in (item.get("resources") or {}).items()
+                    if k in ("requests", "limits")}
+    return {}
 
 
 # ---------------------------------------------------------------------------------------------------------- helm
-class ValuesForm(forms.Form):
+class ValuesForm(OverlayMixin):
     values = YamlField(help_text="YAML merged into spec.values (comments kept; null deletes a key)")
 
 
@@ -171,7 +220,8 @@ class UpdateHelmValues(GitOpsPlaybook):
 
     @classmethod
     def apply(cls, repo_dir, ctx, params):
-        return yamledit.merge_values(repo_dir, cls.locate(repo_dir, ctx), params["values"])
+        return yamledit.merge_values(repo_dir, cls.locate(repo_dir, ctx), params["values"],
+                                     overlay=cls.overlay(repo_dir, ctx, params))
 
 
 class ChartVersionForm(forms.Form):
@@ -247,7 +297,8 @@ class UpdateHelmChartVersion(GitOpsPlaybook):
 
 # ---------------------------------------------------------------------------------------------------------- edit
 class EditForm(forms.Form):
-    document = YamlField(help_text="the source document from git (not the live object)")
+    document = YamlField(help_text="the source document from git (not the live object); its anchors are kept",
+                         allow_anchors=True)
 
 
 @register

@@ -11,7 +11,7 @@ from guardian.shortcuts import assign_perm
 from controlplane.models import Cluster, GitConnection
 from graph.models import KubeObject
 from graph.sync import sync_cluster
-from playbooks.changes.library import Scale, UpdateImage
+from playbooks.changes.library import Scale, UpdateImage, UpdateResources
 from playbooks.changes.tracking import track_changes
 from playbooks.choices import ChangeState, PlaybookRunStatus
 from playbooks.models import PlaybookRun
@@ -112,3 +112,28 @@ def test_a_broken_image_ends_applied_unhealthy(demo, people, drain):
     follow(run, cluster, {ChangeState.HEALTHY, ChangeState.UNHEALTHY})
     assert run.change_state == ChangeState.UNHEALTHY
     assert "ImagePullBackOff" in run.log[-1]["message"] or "Back-off" in run.log[-1]["message"]
+
+
+def test_helm_workload_changes_reach_the_picked_workload_or_are_refused(demo, people, drain):
+    """On the demo, Deployment podinfo-redis is rendered by the podinfo release: scaling it must not write the
+    chart's top-level replicaCount (that scales the *other* Deployment); a container it lacks is a field error;
+    scaling podinfo itself is written, and the preview says the effect could not be verified (the simulator's Helm
+    storage holds no chart templates)."""
+    from gitops import InvalidInput, NotEditable
+
+    sim, cluster, gh_repo = demo
+    redis = KubeObject.objects.get(kind="Deployment", namespace="podinfo", name="podinfo-redis")
+    with pytest.raises(NotEditable, match="no values path"):
+        Scale.preview(redis, {"replicas": 2})
+    with pytest.raises(InvalidInput, match="has no container 'podinfo'") as info:
+        UpdateImage.preview(redis, {"container": "podinfo", "image": "docker.io/redis:7.2.4"})
+    assert info.value.field == "container"
+    podinfo = KubeObject.objects.get(kind="Deployment", namespace="podinfo", name="podinfo")
+    # a limit below the live request is refused for Helm values as it is for a Deployment's own resources
+    live = podinfo.spec["template"]["spec"]["containers"][0]["resources"]["requests"]["memory"]
+    assert live.endswith("Mi") and int(live[:-2]) > 1
+    with pytest.raises(InvalidInput, match="lower than the request"):
+        UpdateResources.preview(podinfo, {"container": "podinfo", "limits": {"memory": "1Mi"}})
+    preview = Scale.preview(podinfo, {"replicas": 2})
+    assert preview.errors == [] and "+    replicaCount: 2" in preview.diff
+    assert preview.notes and preview.notes[0].startswith("Effect unverified")

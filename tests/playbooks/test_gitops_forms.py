@@ -29,6 +29,11 @@ BAD = [
     (lib.ValuesForm, {"values": "a:\n\tb: 1\n"}, "values", "tab"),
     (lib.ValuesForm, {"values": "a: 1\n---\nb: 2\n"}, "values", "document"),
     (lib.ValuesForm, {"values": "a: 1\na: 2\n"}, "values", "duplicate"),
+    (lib.ValuesForm, {"values": "a: !!binary aGVsbG8=\n"}, "values", "binary"),
+    (lib.ValuesForm, {"values": "? [a, b]\n: c\n"}, "values", "complex keys"),
+    (lib.ValuesForm, {"values": "a: " + "[" * 10_000}, "values", "nested more than"),
+    (lib.ResourcesForm, {"container": "app", "cpu_request": "1e99999999999"}, "__all__", "out of range"),
+    (lib.EditForm, {"document": "a: &x {b: 1}\nc: &y [*x, *x]\nd: [*y, *y]\n"}, "document", "repeats"),
     (lib.ChartVersionForm, {"version": "latest please"}, "version", "version"),
     (creators.CreateKustomizationForm, {"name": "web", "path": "../../etc", "interval": "10m"}, "path", ".."),
     (creators.CreateKustomizationForm, {"name": "Web", "path": "./apps", "interval": "10m"}, "name", "DNS-1123"),
@@ -38,6 +43,12 @@ BAD = [
     (creators.CreateHelmReleaseForm, {"name": "web", "chart": "web", "version": "1.x",
                                  "repository_url": "http://$(rm -rf /)"}, "repository_url", "https://"),
 ]
+
+
+def test_the_edit_form_accepts_a_document_with_anchors():
+    document = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\ndata:\n  PORT: &port \"80\"\n  P2: *port\n"
+    form = lib.EditForm({"document": document})
+    assert form.is_valid(), form.errors
 
 
 @pytest.mark.parametrize("form_class,data,field,message", BAD)
