@@ -20,6 +20,7 @@ from graph.sync import sync_cluster
 from graph.watch import ClusterWatcher
 from jit.sweep import ClusterBindings
 from playbooks.fluxexec import FluxExecutor
+from simulator.flux.operator import operator_crds
 from tests.graph.conftest import wait_for
 
 DISCOVERY = ("api", "apis")
@@ -46,6 +47,12 @@ def authorize(method: str, path: str, query: dict[str, str]) -> tuple[str, str, 
     return group, resource, verb
 
 
+def with_flux_operator(sim) -> None:
+    """Serve the Flux Operator's kinds too, so that every Flux kind the roles grant is there to be listed."""
+    for crd in operator_crds():
+        sim.store.create(crd)
+
+
 def used(audit: list) -> set[tuple[str, str, str]]:
     return {entry for entry in (authorize(*request) for request in audit) if entry is not None}
 
@@ -61,6 +68,7 @@ def labelled_binding(name: str, grant: str = "7") -> dict:
 def test_the_worker_asks_only_what_its_role_grants(tree_sim, cluster):
     audit = tree_sim.record_requests()
     tree_sim.store.create(labelled_binding("jit-alice"))
+    with_flux_operator(tree_sim)
 
     sync_cluster(cluster)
     executor = FluxExecutor(KubeAdapter(cluster), log=lambda _line: None, poll_seconds=0.05)
@@ -91,6 +99,7 @@ def test_the_worker_asks_only_what_its_role_grants(tree_sim, cluster):
 
 @pytest.mark.django_db(transaction=True)
 def test_the_watcher_only_lists_and_watches(tree_sim, cluster):
+    with_flux_operator(tree_sim)
     audit = tree_sim.record_requests()
     watcher = ClusterWatcher(cluster, on_change=lambda _pk: None)
     watcher.start()
