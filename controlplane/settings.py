@@ -227,7 +227,7 @@ FLUXPLANE_GIT_CACHE_DIR = env.str("FLUXPLANE_GIT_CACHE_DIR") or str(DATA_DIR / "
 # holds no chart; empty: such changes are shown as "effect unverified".
 FLUXPLANE_HELM_CHARTS_DIR = env.str("FLUXPLANE_HELM_CHARTS_DIR", "")
 FLUXPLANE_BASE_URL = env.str("FLUXPLANE_BASE_URL", "http://127.0.0.1:8000")
-# How long a signed approve/reject link sent to an approver stays valid (api/links.py).
+# How long a signed approve/reject link sent to an approver stays valid (playbooks/links.py).
 FLUXPLANE_DECISION_LINK_HOURS = env.int("FLUXPLANE_DECISION_LINK_HOURS", 24)
 
 # Alerts: webhook credentials (an endpoint without its credential configured refuses everything), timing, policy.

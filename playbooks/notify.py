@@ -19,6 +19,7 @@ from access import rules
 from alerts.choices import DeliveryKind
 from alerts.enqueue import enqueue_delivery
 from alerts.models import Channel, Delivery
+from playbooks.links import decision_links
 from playbooks.models import PlaybookRun
 
 logger = logging.getLogger(__name__)
@@ -62,9 +63,11 @@ def _namespace(run: PlaybookRun) -> str:
     return run.target_name if run.target_kind == "Namespace" and not run.target_namespace else run.target_namespace
 
 
-def compose(run: PlaybookRun) -> dict:
-    """The message of an approval request: title, text (chat and email), and the JSON fields for webhooks."""
+def compose(run: PlaybookRun, approver=None) -> dict:
+    """The message of an approval request: title, text (chat and email), and the JSON fields for webhooks. The
+    signed approve/reject links are made out to ``approver`` (an email), else to whoever may decide (a channel)."""
     link, summary = decide_url(run), diff_summary(run.diff)
+    links = decision_links(run, approver)
     title = f"[Fluxplane] approval needed: {run.playbook} {run.target_label}"
     lines = [f"{run.requested_by_username} asks to run {run.playbook} on {run.target_label} "
              f"(cluster {run.cluster.name}).", f"Parameters: {_parameters(run)}"]
@@ -72,8 +75,9 @@ def compose(run: PlaybookRun) -> dict:
         lines.append(f"Change: {summary}")
     if run.expires_at:
         lines.append(f"Expires: {run.expires_at:%Y-%m-%d %H:%M} UTC")
-    lines.append(f"Decide: {link}")
-    payload = {"kind": "approval_request", "url": link, "diffSummary": summary, "run": {
+    lines += [f"Decide: {link}", f"Approve: {links['approve']}", f"Reject: {links['reject']}"]
+    payload = {"kind": "approval_request", "url": link, "approveUrl": links["approve"], "rejectUrl": links["reject"],
+               "diffSummary": summary, "run": {
         "id": run.pk, "playbook": run.playbook, "target": run.target_label, "namespace": _namespace(run),
         "cluster": run.cluster.name, "requestedBy": run.requested_by_username, "parameters": run.parameters,
         "approvalsRequired": run.approvals_required,
@@ -105,10 +109,11 @@ def notify_channels(run_pk: int) -> int:
 def notify_approvers(run_pk: int) -> int:
     """Email everyone who may decide the request. Returns the number of recipients."""
     run = PlaybookRun.objects.select_related("target", "cluster").get(pk=run_pk)
-    recipients = [u.email for u in approvers_for(run)]
-    if not recipients:
+    approvers = approvers_for(run)
+    if not approvers:
         logger.info("no approver with an email address for %s", run)
         return 0
-    message = compose(run)
-    send_mail(message["title"], message["text"] + "\n", settings.DEFAULT_FROM_EMAIL, recipients)
-    return len(recipients)
+    for approver in approvers:  # one email each: the links in it are made out to that approver
+        message = compose(run, approver)
+        send_mail(message["title"], message["text"] + "\n", settings.DEFAULT_FROM_EMAIL, [approver.email])
+    return len(approvers)

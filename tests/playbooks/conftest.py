@@ -77,3 +77,8 @@ def mirrored(kind: str, name: str, namespace: str) -> KubeObject:
 
 
 __all__ = ["GITREPO", "HR", "KS", "eventually", "mirrored"]
+
+
+# The small Flux tree of the access tests and the people of the API tests (decision-link tests use them).
+from tests.access.test_rules import tree  # noqa: E402,F401
+from tests.api.conftest import people  # noqa: E402,F401

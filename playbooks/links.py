@@ -1,9 +1,10 @@
 """Approve or reject from chat: signed, expiring, single-use links that land on a confirmation page.
 
-A link names one run, one approver and one decision, signed with the secret key (``django.core.signing``). Opening
-it still needs the approver to sign in as that same person; the page shows the request and its diff and the decision
+A link names one run and one decision, and — in an email — the approver it was sent to, signed with the secret key
+(``django.core.signing``). A link posted to a shared channel names no approver: whoever opens it must be allowed to
+decide the run. Opening a link still needs signing in; the page shows the request and its diff and the decision
 happens only on its POST (CSRF-protected), through the run's own ``approve``/``reject`` — so the requester still
-cannot approve, and a link is spent once its approver has decided (one decision per approver and run).
+cannot approve, and a link is spent once the person using it has decided (one decision per approver and run).
 """
 
 from __future__ import annotations
@@ -29,11 +30,13 @@ def link_max_age() -> int:
     return settings.FLUXPLANE_DECISION_LINK_HOURS * 3600
 
 
-def decision_links(run: PlaybookRun, approver) -> dict[str, str]:
-    """Absolute approve and reject links for ``approver`` on ``run`` (for notifications)."""
+def decision_links(run: PlaybookRun, approver=None) -> dict[str, str]:
+    """Absolute approve and reject links on ``run`` for notifications: made out to ``approver`` (an email), or to
+    whoever may decide it (a shared channel)."""
     base = settings.FLUXPLANE_BASE_URL.rstrip("/")
+    user = approver.pk if approver is not None else None
     return {decision: base + reverse("decision-link", args=[signing.dumps(
-        {"run": run.pk, "user": approver.pk, "decision": decision}, salt=SALT, compress=True)])
+        {"run": run.pk, "user": user, "decision": decision}, salt=SALT, compress=True)])
         for decision in (Decision.APPROVE, Decision.REJECT)}
 
 
@@ -53,7 +56,7 @@ def _claims(token: str) -> dict:
 def decide(request, token: str):
     """Confirmation page of a decision link (GET), and the decision itself (POST)."""
     claims = _claims(token)
-    if claims["user"] != request.user.pk:
+    if claims.get("user") is not None and claims["user"] != request.user.pk:
         raise PermissionDenied("This link was sent to another approver: sign in as them, or use the approvals inbox.")
     run = get_object_or_404(PlaybookRun.objects.select_related("target", "cluster"), pk=claims["run"])
     decision = claims["decision"]
@@ -76,4 +79,4 @@ def decide(request, token: str):
                        and rules.can_approve(request.user, run)),
         "has_permission": True, "site_header": "Fluxplane",
     }
-    return TemplateResponse(request, "api/decide.html", context)
+    return TemplateResponse(request, "admin/playbooks/decide.html", context)

@@ -12,8 +12,8 @@ import pytest
 from django.core import signing
 from django.core.exceptions import PermissionDenied
 
-from api.links import SALT, _claims, decision_links
 from playbooks.library import get_playbook
+from playbooks.links import SALT, _claims, decision_links
 from playbooks.models import PlaybookRun
 
 pytestmark = pytest.mark.django_db
@@ -82,3 +82,29 @@ def test_links_expire_after_the_configured_hours(people, pending, settings):
     with mock.patch("django.core.signing.time.time", return_value=time.time() + timedelta(hours=2).total_seconds()):
         with pytest.raises(PermissionDenied, match="expired"):
             _claims(token)
+
+
+def test_a_channel_link_lets_any_approver_decide_but_never_the_requester(client, people, pending, make_user):
+    links = decision_links(pending)  # as posted to a shared channel: made out to nobody in particular
+    client.force_login(people["dev"])  # the requester
+    assert client.post(_path(links["approve"]), {"reason": "me"}).status_code == 403
+    client.force_login(people["nobody"])  # signed in, but may not approve this run
+    assert b"nothing for you to decide" in client.get(_path(links["approve"])).content
+    assert client.post(_path(links["approve"]), {"reason": "me"}).status_code == 403
+    client.force_login(people["lead"])
+    assert client.post(_path(links["approve"]), {"reason": "ok"}).status_code == 302
+    assert PlaybookRun.objects.get(pk=pending.pk).approvals.get().username == "lead"
+
+
+def test_notifications_carry_the_links(people, pending, mailoutbox, settings):
+    from playbooks.notify import compose, notify_approvers
+
+    people["lead"].email = "lead@example.com"
+    people["lead"].save()
+    assert notify_approvers(pending.pk) == 1
+    body = mailoutbox[0].body
+    approve = next(line for line in body.splitlines() if line.startswith("Approve: "))[len("Approve: "):]
+    assert approve.startswith(settings.FLUXPLANE_BASE_URL.rstrip("/") + "/decide/")
+    assert _claims(approve.rstrip("/").rsplit("/", 1)[1])["user"] == people["lead"].pk  # made out to the lead
+    shared = compose(pending)["payload"]
+    assert _claims(shared["approveUrl"].rstrip("/").rsplit("/", 1)[1])["user"] is None
