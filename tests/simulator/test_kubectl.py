@@ -107,6 +107,14 @@ def test_flux_printer_columns(kubectl: Kubectl, sim: Simulator, ns: str) -> None
     assert rows[1].split()[3:] == ["True", "stored", "artifact", "for", "revision", "'main@sha1:abc'"]
 
 
+class GoStringsLoader(yaml.SafeLoader):
+    """YAML as kubectl reads it: a bare ``=`` (``matchType: =`` in real repositories) is a string, not YAML 1.1's
+    "value" type that PyYAML cannot construct."""
+
+
+GoStringsLoader.add_constructor("tag:yaml.org,2002:value", lambda loader, node: loader.construct_scalar(node))
+
+
 def test_apply_every_fixture_manifest_after_crds(kubectl: Kubectl, tmp_path: Path) -> None:
     crds = tmp_path / "crds.yaml"
     crds.write_text(crd_yaml())
@@ -121,7 +129,7 @@ def test_apply_every_fixture_manifest_after_crds(kubectl: Kubectl, tmp_path: Pat
     for f in files:
         kubectl.run("apply", "-f", str(f))
     for f in files:
-        for doc in yaml.safe_load_all(f.read_text()):
+        for doc in yaml.load_all(f.read_text(), Loader=GoStringsLoader):
             if not doc:
                 continue
             group = doc["apiVersion"].rpartition("/")[0]
