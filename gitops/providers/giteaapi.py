@@ -120,7 +120,9 @@ class GiteaClient:
         """POST …/pulls/{n}/merge: 200 when merged; 405 not mergeable; 409 the head moved."""
         payload: dict[str, Any] = {"Do": style}
         if message:
-            payload["MergeMessageField"] = message
+            title, _, rest = message.strip().partition("\n")
+            payload["MergeTitleField"] = title
+            payload["MergeMessageField"] = rest.strip()
         if head_commit_id:
             payload["head_commit_id"] = head_commit_id
         self.request("POST", f"{self.repo_path}/pulls/{number}/merge", json=payload)
