@@ -233,6 +233,11 @@ class GitConnection(models.Model):
 
         return self.merge_policy or getattr(settings, "FLUXPLANE_GIT_MERGE", "manual")
 
+    @property
+    def provider_name(self) -> str:
+        """The host's short name for messages: GitHub, GitLab, Gitea/Forgejo, git."""
+        return {"github": "GitHub", "gitlab": "GitLab", "gitea": "Gitea/Forgejo"}.get(self.provider, "git")
+
     def change_request_label(self, number: int | None) -> str:
         """How the provider names a change request: "merge request !3" on GitLab, "pull request #3" elsewhere."""
         if self.provider == self.Provider.GITLAB:

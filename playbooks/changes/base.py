@@ -222,11 +222,11 @@ def merge_by_policy(run, connection: GitConnection, provider: PullRequestProvide
                            merge_sha=pr.merge_sha)
         return True
     checks = pr.checks.get("state", "none")
-    if pr.auto_merge:
-        log_once(run, f"{what}: {connection.get_provider_display()} merges it when the pipeline succeeds")
-    elif checks == "failure":
+    if checks == "failure":
         failed = ", ".join(name for name, state in _check_states(pr.checks) if state in _FAILED_WORDS) or "a check"
         log_once(run, f"{what} is not merged: {failed} failed (merge policy on-checks)", "warning")
+    elif pr.auto_merge:
+        log_once(run, f"{what}: {connection.provider_name} merges it when the pipeline succeeds")
     elif pr.state == "open":
         log_once(run, f"{what} waits for its checks ({checks}) before it is merged (merge policy on-checks)")
     return False
