@@ -20,7 +20,8 @@ from .conftest import git
 from .test_repo_providers import _scale
 
 DEV = Identity("Dev Eloper", "dev@example.com")
-TOKENS = {"bot-token": "fluxplane-bot", "reviewer-token": "reviewer"}
+BOT_TOKEN = "bot-token"
+TOKENS = {BOT_TOKEN: "fluxplane-bot", "reviewer-token": "reviewer"}
 
 
 class Host:
@@ -33,7 +34,7 @@ class Host:
         self.bare = self.sim.create_repo(self.path, source=str(helm_repo))
         self.wc = WorkingCopy(tmp_path / "cache", str(self.bare))
 
-    def provider(self, token: str = "bot-token") -> PullRequestProvider:
+    def provider(self, token: str = BOT_TOKEN) -> PullRequestProvider:
         if self.kind == "gitlab":
             return GitLabProvider(self.path, token, "main", self.url)
         return GiteaProvider(self.path, token, "main", self.url)

@@ -17,7 +17,8 @@ from simulator.gitea import GiteaSimulator
 from simulator.gitlab import GitLabSimulator
 
 FIXTURE = fixtures_dir() / "flux2-kustomize-helm-example"
-TOKENS = {"alice-token": "alice", "bob-token": "bob"}
+ALICE = "alice-token"
+TOKENS = {ALICE: "alice", "bob-token": "bob"}
 
 
 def git(bare: Path, *args: str) -> str:
@@ -126,7 +127,7 @@ def gt(tmp_path: Path):
     sim.stop()
 
 
-def call(method: str, url: str, token: str = "alice-token", **kwargs) -> requests.Response:
+def call(method: str, url: str, token: str = ALICE, **kwargs) -> requests.Response:
     return requests.request(method, url, headers={"Authorization": f"token {token}"}, timeout=10, **kwargs)
 
 
