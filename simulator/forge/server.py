@@ -77,6 +77,16 @@ class Call:
 Handler = Callable[[Call], tuple[int, Any]]
 
 
+def token_login(tokens: Mapping[str, str], token: str) -> str | None:
+    """The login a token authenticates as, or None. Every known token is compared, in constant time, so neither
+    the answer's timing nor an early exit reveals a matching prefix or position."""
+    login = None
+    for known, user in tokens.items():
+        if hmac.compare_digest(known.encode(), token.encode()):
+            login = user
+    return login
+
+
 def routes(prefix: str, table: list[tuple[str, str, Handler]]) -> list[tuple[str, re.Pattern[str], Handler]]:
     """Compile (method, pattern, handler) rows; ``prefix`` is put before every pattern."""
     return [(method, re.compile(f"^{prefix}{pattern}$"), handler) for method, pattern, handler in table]
@@ -254,10 +264,7 @@ class ForgeSimulator:
         token = (self.token_of(headers) or "").strip()
         if not token:
             raise Refused(401, "401 Unauthorized")
-        login = None
-        for known, user in self.tokens.items():
-            if hmac.compare_digest(known.encode(), token.encode()):
-                login = user
+        login = token_login(self.tokens, token)
         if login is None:
             raise Refused(401, "401 Unauthorized")
         return login
