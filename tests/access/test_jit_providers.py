@@ -10,9 +10,9 @@ import pytest
 from guardian.shortcuts import assign_perm
 
 from access.jit.models import GrantState
-from access.jit.playbook import request_access
-from access.jit.sweep import sweep
 from graph.models import KubeObject
+from jit.playbook import request_access
+from jit.sweep import sweep
 from playbooks.choices import ChangeState, PlaybookRunStatus
 from tests.graph.conftest import wait_for
 from tests.playbooks.test_provider_e2e import host  # noqa: F401  (fixture)
