@@ -140,7 +140,8 @@ class GitConnection(models.Model):
     name = models.CharField(max_length=63, unique=True, validators=[dns1123_label])
     provider = models.CharField(max_length=16, choices=Provider.choices, default=default_git_provider)
     repository_url = models.CharField(
-        max_length=500, help_text="clone URL: https://github.com/org/repo.git, ssh://…, or a local path / file://"
+        max_length=500,
+        help_text="the clone URL the GitRepository reads: https://host/org/repo.git, ssh://…, or a local path / file://",
     )
     api_url = models.URLField(
         "API URL", blank=True,
