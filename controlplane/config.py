@@ -49,6 +49,17 @@ class Env:
         except ValueError:
             raise ImproperlyConfigured(f"{name}={raw!r} is not an integer.") from None
 
+    def choice(self, name: str, default: str, choices: tuple[str, ...],
+               aliases: Mapping[str, str] | None = None) -> str:
+        """One of ``choices`` (case-insensitive; ``aliases`` map other accepted words onto them)."""
+        raw = self.environ.get(name)
+        value = (raw if raw is not None and raw.strip() else default).strip().lower()
+        value = (aliases or {}).get(value, value)
+        if value not in choices:
+            accepted = ", ".join([*choices, *(aliases or {})])
+            raise ImproperlyConfigured(f"{name}={raw!r} is not one of: {accepted}.")
+        return value
+
     def list(self, name: str, default: list[str] | None = None) -> list[str]:
         raw = self.environ.get(name)
         if raw is None:

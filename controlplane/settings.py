@@ -200,7 +200,13 @@ FLUXPLANE_PLAYBOOKS = {
     )
 }
 FLUXPLANE_CREATE_PULL_REQUEST = env.bool("FLUXPLANE_CREATE_PULL_REQUEST", True)
-FLUXPLANE_GIT_TYPE = env.str("FLUXPLANE_GIT_TYPE", "github")
+# The seed chart's git.type: github | gitlab | gitea (forgejo: the same API) | git (http: a plain remote as well).
+FLUXPLANE_GIT_TYPE = env.choice("FLUXPLANE_GIT_TYPE", "github", ("github", "gitlab", "gitea", "git"),
+                                {"forgejo": "gitea", "http": "git"})
+# Who merges the pull requests Fluxplane opens (a git connection may say otherwise): manual (a person), on-approval
+# (Fluxplane, right after opening it: the approval happened in Fluxplane), on-checks (once every check passed:
+# GitLab's "merge when pipeline succeeds", Fluxplane's tracking sweep for GitHub and Gitea).
+FLUXPLANE_GIT_MERGE = env.choice("FLUXPLANE_GIT_MERGE", "manual", ("manual", "on-approval", "on-checks"))
 FLUXPLANE_GIT_CONNECTION = env.str("FLUXPLANE_GIT_CONNECTION")
 FLUXPLANE_GIT_URL = env.str("FLUXPLANE_GIT_URL")
 # `manage.py configure` (run by the container's web role) creates or updates the default git connection and the

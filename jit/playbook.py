@@ -20,9 +20,7 @@ from django.utils import timezone
 from access import rules
 from access.jit import policy
 from access.jit.models import AccessGrant, GrantState, SubjectKind
-from controlplane.models import GitConnection
 from controlplane.runners import JobFailed
-from gitops.providers import GitHubProvider
 from graph.models import KubeObject
 from jit import gitfiles
 from playbooks.changes.base import GitOpsPlaybook, request_source_reconcile
@@ -118,7 +116,7 @@ class RequestNamespaceAccess(GitOpsPlaybook):
             grant.save(update_fields=["file_path", "build_path", "state"])
             grant.record("pr_opened", f"pull request #{run.pr_number} adds {spec.name}: {run.pr_url}",
                          pr=run.pr_url)
-            if settings.FLUXPLANE_JIT_AUTO_MERGE_GRANT and ctx.connection.provider == GitConnection.Provider.GITHUB:
+            if settings.FLUXPLANE_JIT_AUTO_MERGE_GRANT and ctx.connection.hosted:
                 self._merge(grant, ctx)
         else:  # plain git (merged by Fluxplane) or pull requests off (committed to the base branch)
             grant.state = GrantState.MERGED
@@ -129,14 +127,14 @@ class RequestNamespaceAccess(GitOpsPlaybook):
     def _merge(self, grant: AccessGrant, ctx) -> None:
         run = self.run
         connection = ctx.connection
-        provider = GitHubProvider(connection.github_full_name, connection.resolve_token(), connection.base_branch,
-                                  connection.api_url or "")
-        merged = provider.merge(run.pr_number, message=f"Merge access grant #{grant.pk} (approved in Fluxplane)")
-        run.advance_change(ChangeState.MERGED, f"pull request #{run.pr_number} merged as {merged.merge_sha[:12]} "
+        merged = connection.pull_requests().merge(run.pr_number,
+                                                  message=f"Merge access grant #{grant.pk} (approved in Fluxplane)")
+        what = connection.change_request_label(run.pr_number)
+        run.advance_change(ChangeState.MERGED, f"{what} merged as {merged.merge_sha[:12]} "
                            f"(auto-merge of access grants)", merge_sha=merged.merge_sha)
         grant.state = GrantState.MERGED
         grant.save(update_fields=["state"])
-        grant.record("merged", f"pull request #{run.pr_number} merged (auto-merge)", merge_sha=merged.merge_sha)
+        grant.record("merged", f"{what} merged (auto-merge)", merge_sha=merged.merge_sha)
         request_source_reconcile(run.cluster, ctx.kustomization, self.log)
 
 

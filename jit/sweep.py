@@ -31,7 +31,6 @@ from controlplane import context
 from controlplane.kube import KubeAdapter, KubeError, KubeUnreachable
 from controlplane.models import Cluster, GitConnection
 from gitops import GitOpsError
-from gitops.providers import GitHubProvider, PlainGitProvider
 from gitops.repo import DEFAULT_COMMITTER, branch_name, commit_message
 from gitops.validate import build_check
 from jit import gitfiles
@@ -224,10 +223,9 @@ def _remove_from_git(grant: AccessGrant, now: datetime) -> None:
     if run is None or connection is None or not grant.file_path:
         _set(grant, grant.state, removed_from_git_at=now)  # nothing was ever written
         return
-    github = connection.provider == GitConnection.Provider.GITHUB
-    provider = GitHubProvider(connection.github_full_name, connection.resolve_token(), connection.base_branch,
-                              connection.api_url or "") if github else None
-    if github and run.pr_number and run.change_state == ChangeState.PR_OPEN:
+    hosted = connection.hosted  # GitHub, GitLab or Gitea: the pull request lives on the provider
+    provider = connection.pull_requests() if hosted else None
+    if hosted and run.pr_number and run.change_state == ChangeState.PR_OPEN:
         pr = provider.get(run.pr_number)
         if not pr.merged:
             # Never merged: closing the grant PR is the whole removal (nobody can merge it later by mistake).
@@ -237,7 +235,7 @@ def _remove_from_git(grant: AccessGrant, now: datetime) -> None:
             _set(grant, grant.state, removed_from_git_at=now)
             grant.record("grant_pr_closed", f"grant pull request #{run.pr_number} closed unmerged")
             return
-    if github and grant.removal_pr_number:
+    if hosted and grant.removal_pr_number:
         pr = provider.get(grant.removal_pr_number)
         if pr.state == "closed" and not pr.merged:
             grant.record("removal_pr_closed", f"removal pull request #{pr.number} was closed unmerged: opening "
@@ -267,7 +265,7 @@ def _remove_from_git(grant: AccessGrant, now: datetime) -> None:
         result = wc.commit_branch(branch_name("jit-remove", grant.pk), DEFAULT_COMMITTER, message)
         if grant.removal_branch != result.branch:
             _set(grant, grant.state, removal_branch=result.branch)
-        if github:
+        if hosted:
             pr = provider.open_pull_request(result.branch, f"Expire access grant #{grant.pk}: {grant.subject_name} "
                                             f"{grant.role} on {grant.namespace}", body, labels=("fluxplane",))
             if grant.removal_pr_number != pr.number:
@@ -277,10 +275,10 @@ def _remove_from_git(grant: AccessGrant, now: datetime) -> None:
                 merged = provider.merge(pr.number, message=f"Merge removal of access grant #{grant.pk}")
                 _removal_merged(grant, now, f"removal pull request #{merged.number} merged (auto-merge)")
             return
-        plain = PlainGitProvider(wc)
+        plain = connection.pull_requests(wc)
         if settings.FLUXPLANE_JIT_AUTO_MERGE_REMOVAL:
-            merged = plain.merge(result.branch, DEFAULT_COMMITTER, f"Merge {result.branch}: expire access grant "
-                                 f"#{grant.pk}")
+            merged = plain.merge(result.branch, f"Merge {result.branch}: expire access grant #{grant.pk}",
+                                 merger=DEFAULT_COMMITTER)
         else:
             merged = plain.get(result.branch)
         if grant.removal_pr_url != result.branch:

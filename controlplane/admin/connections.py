@@ -48,6 +48,24 @@ class ClusterAdmin(AuditedModelAdmin):
 
 @admin.register(GitConnection)
 class GitConnectionAdmin(AuditedModelAdmin):
-    list_display = ["name", "provider", "repository_url", "base_branch", "create_pull_requests"]
-    list_filter = ["provider", "create_pull_requests"]
-    search_fields = ["name", "repository_url"]
+    """Git connections: the provider decides which fields count (a small static script hides the API fieldset for
+    plain git; the model validates each provider's needs whatever the browser did). The token is a reference."""
+
+    list_display = ["name", "provider", "repository_url", "base_branch", "create_pull_requests", "merge_policy"]
+    list_filter = ["provider", "create_pull_requests", "merge_policy"]
+    search_fields = ["name", "repository_url", "github_repository"]
+    fieldsets = [
+        (None, {"fields": ["name", "provider", "repository_url", "base_branch"]}),
+        ("Provider API", {
+            "classes": ["fp-provider-api"],
+            "description": "GitHub: owner/name and a token (API URL only for GitHub Enterprise). GitLab: the project "
+                           "path or id and a token with the api scope (API URL only for self-managed GitLab). "
+                           "Gitea/Forgejo: the server URL, owner/name and a token with repository write access. The "
+                           "token is never entered here: give env:VARIABLE or file:/path where Fluxplane reads it.",
+            "fields": ["api_url", "github_repository", "token_ref"],
+        }),
+        ("Pull requests", {"fields": ["create_pull_requests", "merge_policy"]}),
+    ]
+
+    class Media:
+        js = ["controlplane/gitconnection.js"]

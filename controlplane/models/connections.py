@@ -102,10 +102,15 @@ class Cluster(models.Model):
 
 
 _TOKEN_REF = re.compile(r"^(env:[A-Za-z_][A-Za-z0-9_]*|file:/[^\0]+)$")
-# Shapes of real tokens pasted where a reference belongs; refused so they never reach the database.
-_LOOKS_LIKE_TOKEN = re.compile(r"^(gh[pousr]_|github_pat_|glpat-)")
+# Shapes of real tokens pasted where a reference belongs (GitHub, GitLab, Gitea/Forgejo's 40 hex digits); refused so
+# they never reach the database.
+_LOOKS_LIKE_TOKEN = re.compile(r"^(gh[pousr]_|github_pat_|glpat-|gl[a-z]{1,4}-|[0-9a-f]{40}$)")
 _GITHUB_URL = re.compile(r"^(?:https://|ssh://git@|git@)github\.com[/:]([^/]+)/([^/]+?)(?:\.git)?/?$")
+_OWNER_NAME = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
+_GITLAB_PROJECT = re.compile(r"^(\d+|[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)+)$")
 _BRANCH = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._/-]{0,199}$")
+GIT_TYPES = ("github", "gitlab", "gitea", "git")
+MERGE_POLICIES = ("manual", "on-approval", "on-checks")
 
 
 class TokenUnavailable(Exception):
@@ -117,29 +122,52 @@ def default_git_provider() -> str:
     from django.conf import settings
 
     value = getattr(settings, "FLUXPLANE_GIT_TYPE", "github")
-    return value if value in ("github", "git") else "github"
+    return value if value in GIT_TYPES else "github"
+
+
+def _path_of(url: str) -> str:
+    """The repository path of a clone URL (``https://host/a/b/c.git`` and ``git@host:a/b/c`` → ``a/b/c``)."""
+    scp = re.match(r"^[\w.-]+@[\w.-]+:(?!//)(.+)$", url.strip())
+    path = scp.group(1) if scp else urlsplit(url.strip()).path
+    return path.strip("/").removesuffix(".git")
 
 
 class GitConnection(models.Model):
-    """A git repository Fluxplane opens pull requests against, and how to authenticate.
+    """A git repository Fluxplane opens pull requests (GitLab: merge requests) against, and how to authenticate.
 
-    The token is a *reference* (``env:NAME`` or ``file:/path``) resolved at use time; the token itself is never
-    stored, shown or logged.
+    Hosted providers (GitHub, GitLab, Gitea/Forgejo) need the repository as the provider names it and a token; the
+    token is a *reference* (``env:NAME`` or ``file:/path``) resolved at use time and never stored, shown or logged.
+    Plain git needs only the clone URL: Fluxplane tracks and merges the branch itself.
     """
 
     class Provider(models.TextChoices):
         GITHUB = "github", "GitHub"
+        GITLAB = "gitlab", "GitLab (merge requests)"
+        GITEA = "gitea", "Gitea / Forgejo"
         GIT = "git", "plain git (pull requests tracked in Fluxplane)"
+
+    class MergePolicy(models.TextChoices):
+        DEFAULT = "", "as FLUXPLANE_GIT_MERGE says"
+        MANUAL = "manual", "manual: a person merges"
+        ON_APPROVAL = "on-approval", "on approval: merged once approved in Fluxplane"
+        ON_CHECKS = "on-checks", "on checks: merged once the provider's checks pass"
+
+    HOSTED = (Provider.GITHUB, Provider.GITLAB, Provider.GITEA)
 
     name = models.CharField(max_length=63, unique=True, validators=[dns1123_label])
     provider = models.CharField(max_length=16, choices=Provider.choices, default=default_git_provider)
     repository_url = models.CharField(
-        max_length=500, help_text="clone URL: https://github.com/org/repo.git, ssh://…, or a local path / file://"
+        max_length=500,
+        help_text="the clone URL the GitRepository reads: https://host/org/repo.git, ssh://…, or a local path / file://",
     )
-    api_url = models.URLField(blank=True, help_text="GitHub API URL for GitHub Enterprise or the simulator")
+    api_url = models.URLField(
+        "API URL", blank=True,
+        help_text="GitHub: empty for github.com, else the Enterprise API URL. GitLab: empty for gitlab.com, else the "
+                  "instance URL (https://gitlab.example.com). Gitea/Forgejo: the server URL (required).")
     github_repository = models.CharField(
-        max_length=200, blank=True, help_text="owner/name on GitHub when the clone URL does not say it"
-    )
+        "repository on the provider", max_length=200, blank=True,
+        help_text="GitHub, Gitea/Forgejo: owner/name. GitLab: the project path (group/subgroup/name) or its numeric "
+                  "id. Empty: read from the clone URL.")
     base_branch = models.CharField(max_length=200, default="main")
     token_ref = models.CharField(
         max_length=500, blank=True, help_text="where the token is: env:VARIABLE or file:/path (never the token)"
@@ -147,6 +175,10 @@ class GitConnection(models.Model):
     create_pull_requests = models.BooleanField(
         default=True, help_text="open a pull request per change; off commits directly to the base branch"
     )
+    merge_policy = models.CharField(
+        max_length=16, choices=MergePolicy.choices, default="", blank=True,
+        help_text="who merges the pull request Fluxplane opened (on checks: GitLab merges when the pipeline "
+                  "succeeds; GitHub and Gitea are merged by Fluxplane once every check passed)")
 
     class Meta:
         ordering = ["name"]
@@ -156,6 +188,7 @@ class GitConnection(models.Model):
 
     def clean(self) -> None:
         errors = {}
+        label = self.get_provider_display()
         if self.token_ref and _LOOKS_LIKE_TOKEN.match(self.token_ref):
             errors["token_ref"] = (
                 "This looks like a token. Store it in an environment variable or file and enter env:NAME or "
@@ -163,12 +196,22 @@ class GitConnection(models.Model):
             )
         elif self.token_ref and not _TOKEN_REF.match(self.token_ref):
             errors["token_ref"] = "Use env:VARIABLE_NAME or file:/absolute/path."
-        if self.provider == self.Provider.GITHUB and not self.token_ref:
-            errors["token_ref"] = "GitHub needs a token reference (env:NAME or file:/path)."
-        if self.github_repository and not re.match(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$", self.github_repository):
+        if self.hosted and not self.token_ref:
+            errors["token_ref"] = f"{label} needs a token reference (env:NAME or file:/path)."
+        if self.provider == self.Provider.GITLAB:
+            if self.github_repository and not _GITLAB_PROJECT.match(self.github_repository):
+                errors["github_repository"] = "Use the project path (group/name, group/subgroup/name) or its id."
+            elif not self.remote_repository:
+                errors["github_repository"] = "Give the project path or id: the clone URL does not say it."
+        elif self.github_repository and not _OWNER_NAME.match(self.github_repository):
             errors["github_repository"] = "Use owner/name."
-        if self.provider == self.Provider.GITHUB and not self.github_full_name:
-            errors["github_repository"] = "Give owner/name: the clone URL is not a github.com URL."
+        elif self.provider in (self.Provider.GITHUB, self.Provider.GITEA) and not self.remote_repository:
+            where = "a github.com URL" if self.provider == self.Provider.GITHUB else "an owner/name URL"
+            errors["github_repository"] = f"Give owner/name: the clone URL is not {where}."
+        if self.provider == self.Provider.GITEA and not self.api_url:
+            errors["api_url"] = "Gitea/Forgejo needs the server URL, e.g. https://git.example.com."
+        if self.provider == self.Provider.GIT and self.merge_policy == self.MergePolicy.ON_CHECKS:
+            errors["merge_policy"] = "Plain git has no checks: Fluxplane merges an approved change itself."
         if urlsplit(self.repository_url).password:
             errors["repository_url"] = "Do not put credentials in the URL; use the token reference."
         if not _BRANCH.match(self.base_branch) or ".." in self.base_branch:
@@ -177,12 +220,58 @@ class GitConnection(models.Model):
             raise ValidationError(errors)
 
     @property
+    def hosted(self) -> bool:
+        """Whether a provider holds the pull requests (GitHub, GitLab, Gitea); False for plain git."""
+        return self.provider in self.HOSTED
+
+    @property
     def github_full_name(self) -> str:
         """owner/name of the repository on GitHub: the explicit field, else parsed from a github.com URL."""
         if self.github_repository:
             return self.github_repository
         match = _GITHUB_URL.match(self.repository_url)
         return f"{match.group(1)}/{match.group(2)}" if match else ""
+
+    @property
+    def remote_repository(self) -> str:
+        """The repository as the provider names it: the explicit field, else read from the clone URL (GitHub:
+        github.com URLs only; GitLab: the whole path, subgroups included; Gitea: its last two segments)."""
+        if self.github_repository or self.provider == self.Provider.GITHUB:
+            return self.github_full_name
+        path = _path_of(self.repository_url) if "://" in self.repository_url or "@" in self.repository_url else ""
+        parts = [p for p in path.split("/") if p]
+        if self.provider == self.Provider.GITLAB:
+            return "/".join(parts) if len(parts) >= 2 else ""
+        return "/".join(parts[-2:]) if len(parts) >= 2 else ""
+
+    @property
+    def effective_merge_policy(self) -> str:
+        """This connection's merge policy, or FLUXPLANE_GIT_MERGE when it has none."""
+        from django.conf import settings
+
+        return self.merge_policy or getattr(settings, "FLUXPLANE_GIT_MERGE", "manual")
+
+    @property
+    def provider_name(self) -> str:
+        """The host's short name for messages: GitHub, GitLab, Gitea/Forgejo, git."""
+        return {"github": "GitHub", "gitlab": "GitLab", "gitea": "Gitea/Forgejo"}.get(self.provider, "git")
+
+    def change_request_label(self, number: int | None) -> str:
+        """How the provider names a change request: "merge request !3" on GitLab, "pull request #3" elsewhere."""
+        if self.provider == self.Provider.GITLAB:
+            return f"merge request !{number}"
+        return f"pull request #{number}"
+
+    def pull_requests(self, working_copy=None):  # noqa: ANN001, ANN201 — gitops types, imported lazily
+        """The provider adapter of this connection (a gitops ``PullRequestProvider``). Plain git works on a working
+        copy, which the caller passes (it holds the clone and its lock)."""
+        from gitops.providers import PlainGitProvider, hosted_provider
+
+        if self.hosted:
+            return hosted_provider(self.provider, self)
+        if working_copy is None:
+            raise ValueError("a plain git connection needs the working copy to merge in")
+        return PlainGitProvider(working_copy)
 
     def resolve_token(self) -> str:
         """Read the token the reference points at. Raises TokenUnavailable with a message that names the

@@ -17,8 +17,9 @@ from controlplane.kube import KubeAdapter, KubeError, KubeUnreachable
 from controlplane.models import GitConnection
 from controlplane.runners import JobFailed
 from gitops import GitOpsError, NotEditable, locate
+from gitops.errors import MergeConflict
 from gitops.impact import Impact, impacts, others_changed
-from gitops.providers import GitHubProvider, PlainGitProvider
+from gitops.providers import PullRequestProvider
 from gitops.render import FluxKustomization
 from gitops.repo import DEFAULT_COMMITTER, Identity, WorkingCopy, branch_name, commit_message
 from gitops.validate import build_check
@@ -202,19 +203,23 @@ class GitOpsPlaybook(Playbook):
     def _open_pull_request(self, ctx: ChangeContext, wc: WorkingCopy, change: Change, diff: str,
                            fields: dict) -> dict:
         run = self.run
+        connection = ctx.connection
         title = f"{self.title}: {change.summary}"[:250]
-        if ctx.connection.provider == GitConnection.Provider.GITHUB:
-            provider = GitHubProvider(ctx.connection.github_full_name, ctx.connection.resolve_token(),
-                                      ctx.connection.base_branch, ctx.connection.api_url or "")
+        if connection.hosted:
+            provider = connection.pull_requests()
             pr = provider.open_pull_request(fields["branch"], title, self.pr_body(change, diff), labels=("fluxplane",))
-            self.log(f"{'opened' if pr.created else 'found'} pull request #{pr.number}: {pr.url}")
-            run.advance_change(ChangeState.PR_OPEN, f"pull request #{pr.number} open: {pr.url}", pr_number=pr.number,
-                               pr_url=pr.url, **fields)
+            what = connection.change_request_label(pr.number)
+            self.log(f"{'opened' if pr.created else 'found'} {what}: {pr.url}")
+            run.advance_change(ChangeState.PR_OPEN, f"{what} open: {pr.url}", pr_number=pr.number, pr_url=pr.url,
+                               **fields)
+            merged = merge_by_policy(run, connection, provider, pr.number, self.log)
+            if merged:
+                request_source_reconcile(run.cluster, ctx.kustomization, self.log)
             return {"pr_number": pr.number, "pr_url": pr.url, "branch": fields["branch"], "summary": change.summary}
         # Plain git: the request was approved in Fluxplane, so Fluxplane merges the branch itself.
-        provider = PlainGitProvider(wc)
-        merged = provider.merge(fields["branch"], DEFAULT_COMMITTER, f"Merge {fields['branch']}: {title}")
-        run.advance_change(ChangeState.MERGED, f"merged {fields['branch']} into {ctx.connection.base_branch} as "
+        provider = connection.pull_requests(wc)
+        merged = provider.merge(fields["branch"], f"Merge {fields['branch']}: {title}", merger=DEFAULT_COMMITTER)
+        run.advance_change(ChangeState.MERGED, f"merged {fields['branch']} into {connection.base_branch} as "
                            f"{merged.merge_sha[:12]}", merge_sha=merged.merge_sha, **fields)
         request_source_reconcile(run.cluster, ctx.kustomization, self.log)
         return {"branch": fields["branch"], "merge": merged.merge_sha, "summary": change.summary}
@@ -257,6 +262,57 @@ def flux_kustomizations_of(repository_url: str, branch: str) -> list[FluxKustomi
                                                    ref.get("name")) in sources:
             out.append(FluxKustomization.from_spec(ks.name, ks.namespace, ks.spec or {}, cluster=ks.cluster.name))
     return out
+
+
+def log_once(run, message: str, level: str = "info") -> None:
+    """Append ``message`` unless it is already the run's last line (a periodic sweep repeats its findings)."""
+    if not run.log or run.log[-1].get("message") != message:
+        run.append_log(message, level)
+
+
+def merge_by_policy(run, connection: GitConnection, provider: PullRequestProvider, number: int, log=None) -> bool:
+    """Apply the connection's merge policy to an open pull request: ``on-approval`` merges now, ``on-checks``
+    merges once every check passed (GitLab: asks GitLab to merge when the pipeline succeeds), ``manual`` leaves it
+    to a person. Records MERGED on the run and returns True when it is merged. A refused merge (conflict, head
+    moved) or a failed check is logged once and leaves the request open for a person."""
+    policy = connection.effective_merge_policy
+    if policy == GitConnection.MergePolicy.MANUAL:
+        return False
+    what = connection.change_request_label(number)
+    message = f"Merge {what} (Fluxplane run #{run.pk}, approved in Fluxplane)"
+    log = log or run.append_log
+    try:
+        if policy == GitConnection.MergePolicy.ON_APPROVAL:
+            pr = provider.merge(number, message)
+        else:
+            pr = provider.merge_when_checks_pass(number, message)
+    except MergeConflict as exc:
+        log_once(run, f"{what} was not merged: {exc}", "warning")
+        return False
+    if pr.merged:
+        run.advance_change(ChangeState.MERGED, f"{what} merged as {pr.merge_sha[:12]} ({policy})",
+                           merge_sha=pr.merge_sha)
+        return True
+    checks = pr.checks.get("state", "none")
+    if checks == "failure":
+        failed = ", ".join(name for name, state in _check_states(pr.checks) if state in _FAILED_WORDS) or "a check"
+        log_once(run, f"{what} is not merged: {failed} failed (merge policy on-checks)", "warning")
+    elif pr.auto_merge:
+        log_once(run, f"{what}: {connection.provider_name} merges it when the pipeline succeeds")
+    elif pr.state == "open":
+        log_once(run, f"{what} waits for its checks ({checks}) before it is merged (merge policy on-checks)")
+    return False
+
+
+_FAILED_WORDS = {"failure", "failed", "error", "cancelled", "canceled", "timed_out", "action_required"}
+
+
+def _check_states(checks: dict) -> list[tuple[str, str]]:
+    pipeline = checks.get("pipeline") or {}
+    found = [(f"pipeline #{pipeline['id']}", pipeline.get("status", ""))] if pipeline else []
+    for key in ("statuses", "check_runs"):
+        found += [(name, str(state)) for name, state in (checks.get(key) or {}).items()]
+    return found
 
 
 def request_source_reconcile(cluster, kustomization: KubeObject, log) -> None:

@@ -12,10 +12,9 @@ import logging
 from controlplane import context
 from controlplane.models import GitConnection
 from gitops import GitOpsError
-from gitops.providers import GitHubProvider
 from graph.choices import HealthChoices
 from graph.models import KubeObject
-from playbooks.changes.base import request_source_reconcile, working_copy
+from playbooks.changes.base import merge_by_policy, request_source_reconcile, working_copy
 from playbooks.choices import TRACKED_CHANGE_STATES, ChangeState
 from playbooks.models import PlaybookRun
 
@@ -68,18 +67,21 @@ def track(run: PlaybookRun) -> str:
     if run.target is None or run.git_connection is None:
         return run.change_state
     connection = run.git_connection
-    if run.change_state == ChangeState.PR_OPEN and connection.provider == GitConnection.Provider.GITHUB:
-        provider = GitHubProvider(connection.github_full_name, connection.resolve_token(), connection.base_branch,
-                                  connection.api_url or "")
+    if run.change_state == ChangeState.PR_OPEN and connection.hosted:
+        provider = connection.pull_requests()
         pr = provider.get(run.pr_number)
+        what = connection.change_request_label(pr.number)
+        if pr.state == "open" and connection.effective_merge_policy == GitConnection.MergePolicy.ON_CHECKS:
+            if merge_by_policy(run, connection, provider, pr.number):
+                pr = provider.get(run.pr_number)
         if pr.merged:
-            run.advance_change(ChangeState.MERGED, f"pull request #{pr.number} merged as {pr.merge_sha[:12]}",
-                               merge_sha=pr.merge_sha)
+            run.advance_change(ChangeState.MERGED, f"{what} merged as {pr.merge_sha[:12]}", merge_sha=pr.merge_sha)
+        elif pr.state == "closed":
+            run.advance_change(ChangeState.CLOSED, f"{what} closed without merging")
+        if run.change_state == ChangeState.MERGED:
             ks = _kustomization(run)
             if ks is not None:
                 request_source_reconcile(run.cluster, ks, run.append_log)
-        elif pr.state == "closed":
-            run.advance_change(ChangeState.CLOSED, f"pull request #{pr.number} closed without merging")
         return run.change_state
     if run.change_state in (ChangeState.MERGED, ChangeState.COMMITTED):
         ks = _kustomization(run)

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import hmac
 import json
 import logging
 import re
@@ -13,6 +12,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlencode, urlsplit
+
+from simulator.forge.server import token_login
 
 from . import gitapi, pulls, render
 from .call import Call
@@ -292,12 +293,7 @@ class GitHubSimulator:
         scheme, _, token = header.partition(" ")
         if scheme.lower() not in ("token", "bearer") or not token.strip():
             raise ApiError(401, "Bad credentials")
-        token = token.strip()
-        # Compare every configured token in constant time so timing does not reveal a prefix.
-        login = None
-        for known, user in self.tokens.items():
-            if hmac.compare_digest(known.encode(), token.encode()):
-                login = user
+        login = token_login(self.tokens, token.strip())
         if login is None:
             raise ApiError(401, "Bad credentials")
         return login

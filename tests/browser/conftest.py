@@ -139,3 +139,31 @@ def demo(demo_sim, settings, transactional_db):
     sync_cluster(cluster)
     gh = Github(base_url=api, auth=Auth.Token(TOKEN), seconds_between_requests=0, seconds_between_writes=0)
     return sim, cluster, gh.get_repo("fluxplane/fleet")
+
+
+@pytest.fixture
+def helm_repo_bare(tmp_path) -> tuple[Path, str]:
+    """A bare repository of the helm example with one extra branch ``fluxplane/test-1``: (bare path, branch)."""
+    import shutil
+    import subprocess
+
+    from simulator.flux.demo import fixtures_dir
+
+    work = tmp_path / "work"
+    shutil.copytree(fixtures_dir() / "flux2-kustomize-helm-example", work)
+    env = {**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@x", "GIT_COMMITTER_NAME": "t",
+           "GIT_COMMITTER_EMAIL": "t@x"}
+
+    def git(*args: str, cwd: Path = work) -> None:
+        subprocess.run(["git", *args], cwd=cwd, env=env, check=True, capture_output=True)
+
+    git("init", "-q", "-b", "main")
+    git("add", "-A")
+    git("commit", "-qm", "initial")
+    git("checkout", "-qb", "fluxplane/test-1")
+    (work / "NOTES.md").write_text("a change\n")
+    git("add", "-A")
+    git("commit", "-qm", "change")
+    bare = tmp_path / "fleet.git"
+    git("clone", "-q", "--bare", str(work), str(bare), cwd=tmp_path)
+    return bare, "fluxplane/test-1"

@@ -59,3 +59,30 @@ def test_nothing_configured_does_nothing(settings):
     settings.FLUXPLANE_GIT_CONNECTION = ""
     call_command("configure")
     assert not Cluster.objects.exists() and not GitConnection.objects.exists()
+
+
+@pytest.mark.parametrize("git_type,url,api_url,repository,remote", [
+    ("gitlab", "https://gitlab.example.com/platform/k8s/fleet.git", "https://gitlab.example.com", "",
+     "platform/k8s/fleet"),
+    ("gitlab", "https://gitlab.com/acme/fleet.git", "", "4711", "4711"),
+    ("gitea", "https://git.home.arpa/homelab/fleet.git", "https://git.home.arpa", "", "homelab/fleet"),
+])
+def test_the_chart_git_type_makes_a_gitlab_or_gitea_connection(configured, git_type, url, api_url, repository,
+                                                                remote):
+    configured.FLUXPLANE_GIT_TYPE = git_type
+    configured.FLUXPLANE_GIT_URL = url
+    configured.FLUXPLANE_GIT_API_URL = api_url
+    configured.FLUXPLANE_GIT_REPOSITORY = repository
+    call_command("configure")
+    connection = GitConnection.objects.get()
+    assert (connection.provider, connection.remote_repository) == (git_type, remote)
+    assert connection.token_ref == "file:/var/run/fluxplane/git-token"
+
+
+def test_gitea_without_its_server_url_is_refused(configured):
+    configured.FLUXPLANE_GIT_TYPE = "gitea"
+    configured.FLUXPLANE_GIT_URL = "https://git.home.arpa/homelab/fleet.git"
+    configured.FLUXPLANE_GIT_API_URL = ""
+    with pytest.raises(CommandError, match="needs the server URL"):
+        call_command("configure")
+    assert not GitConnection.objects.exists()

@@ -14,6 +14,7 @@ from graph.models import KubeObject
 from playbooks.changes.library import Scale
 from playbooks.models import PlaybookRun
 from tests.playbooks.test_gitops_e2e import TOKEN, demo, people, request_and_approve  # noqa: F401
+from tests.playbooks.test_provider_e2e import BOT, host  # noqa: F401
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -47,3 +48,36 @@ def test_the_git_token_never_leaks(demo, people, drain, client, admin_user, capl
     assert TOKEN not in f"{run.log} {run.result} {run.parameters} {run.error} {run.diff} {run.pr_url}"
     assert TOKEN not in PlaybookRun.objects.filter(pk=run.pk).values().first().__repr__()
     assert TOKEN not in caplog.text
+
+
+def test_gitlab_and_gitea_tokens_never_leak(host, people, drain, client, admin_user, caplog, settings):  # noqa: F811
+    """The same search after a change opened, blocked by a failing pipeline and merged on checks, on GitLab and
+    Gitea: the token is read from its file reference and sent to the API, and written nowhere."""
+    caplog.set_level(logging.DEBUG)
+    settings.FLUXPLANE_GIT_MERGE = "on-checks"
+    h, cluster, connection = host
+    dev, lead = people
+    assign_perm("graph.request_change", dev, KubeObject.objects.get(kind="Kustomization", name="apps"))
+    deployment = KubeObject.objects.get(kind="Deployment", namespace="podinfo", name="podinfo")
+    run = request_and_approve(Scale, deployment, dev, lead, {"replicas": 2}, drain)
+    head = h.request(run.pr_number).head_sha
+    h.report_ci(head, passed=False)
+    from playbooks.changes.tracking import track_changes
+
+    track_changes()
+    h.report_ci(head, passed=True)
+    track_changes()
+    run.refresh_from_db()
+    assert run.merge_sha, run.log  # the token was used all the way to the merge
+
+    client.force_login(admin_user)
+    for url in [reverse("admin:playbooks_playbookrun_change", args=[run.pk]),
+                reverse("admin:controlplane_gitconnection_change", args=[connection.pk]),
+                reverse("admin:controlplane_gitconnection_changelist"),
+                reverse("admin:controlplane_auditevent_changelist")]:
+        assert BOT not in client.get(url).content.decode(), url
+    for event in AuditEvent.objects.all():
+        assert BOT not in f"{event.before} {event.after} {event.message} {event.target_repr}"
+    assert BOT not in PlaybookRun.objects.filter(pk=run.pk).values().first().__repr__()
+    assert BOT not in GitConnection.objects.filter(pk=connection.pk).values().first().__repr__()
+    assert BOT not in caplog.text

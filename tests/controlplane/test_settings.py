@@ -32,6 +32,23 @@ def test_bad_integer_names_the_variable():
         Env({"FLUXPLANE_PORT": "80a"}).int("FLUXPLANE_PORT", 1)
 
 
+@pytest.mark.parametrize("raw,expected", [(None, "github"), ("gitlab", "gitlab"), ("GitLab", "gitlab"),
+                                          ("forgejo", "gitea"), ("gitea", "gitea"), ("http", "git"), ("git", "git")])
+def test_git_type_choices_and_aliases(raw, expected):
+    env = Env({} if raw is None else {"FLUXPLANE_GIT_TYPE": raw})
+    choices = ("github", "gitlab", "gitea", "git")
+    assert env.choice("FLUXPLANE_GIT_TYPE", "github", choices, {"forgejo": "gitea", "http": "git"}) == expected
+
+
+def test_unknown_git_type_and_merge_policy_fail_at_start(tmp_path):
+    base = {"FLUXPLANE_DEMO": "1", "FLUXPLANE_DATA_DIR": str(tmp_path)}
+    result = run_django({**base, "FLUXPLANE_GIT_TYPE": "azure_devops"}, "check")
+    assert result.returncode != 0 and "FLUXPLANE_GIT_TYPE='azure_devops' is not one of: github, gitlab" in result.stderr
+    result = run_django({**base, "FLUXPLANE_GIT_MERGE": "always"}, "check")
+    assert result.returncode != 0 and "FLUXPLANE_GIT_MERGE='always' is not one of: manual, on-approval, on-checks" \
+        in result.stderr
+
+
 def test_lists_drop_blanks():
     assert Env({"H": " a.example, ,b.example "}).list("H") == ["a.example", "b.example"]
 

@@ -659,7 +659,7 @@ def test_templates_reference_only_defined_values():
 
 @pytest.mark.parametrize("bad", [
     {"createPullRequest": "yes"},
-    {"git": {"type": "gitlab"}},
+    {"git": {"type": "azure_devops"}},
     {"git": {"connection": "Not A Name"}},
     {"playbooks": {"debug": True}},
     {"playbooks": {"scale": "off"}},

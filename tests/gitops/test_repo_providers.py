@@ -96,14 +96,14 @@ def test_plain_git_provider_merges_and_refuses_conflicts(tmp_path: Path, bare: P
     _scale(wc, 6)
     b = wc.commit_branch(branch_name("scale", 2), DEV, commit_message("Deployment", "frontend", "scale to 6"))
     assert provider.open_pull_request(a.branch).state == "open"
-    merged = provider.merge(a.branch, Identity("Approver", "approver@example.com"))
+    merged = provider.merge(a.branch, merger=Identity("Approver", "approver@example.com"))
     assert merged.merged and merged.state == "merged"
     assert git(bare, "rev-parse", "main").strip() == merged.merge_sha
     assert git(bare, "log", "-1", "--format=%P|%an", "main").count(" ") == 1  # two parents: a merge commit
     assert provider.get(a.branch).merged
     before = git(bare, "rev-parse", "main")
     with pytest.raises(MergeConflict, match="conflicts with main"):
-        provider.merge(b.branch, Identity("Approver", "approver@example.com"))
+        provider.merge(b.branch, merger=Identity("Approver", "approver@example.com"))
     assert git(bare, "rev-parse", "main") == before
     assert provider.get(b.branch).state == "open"
 
