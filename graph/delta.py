@@ -22,13 +22,14 @@ release found only through Helm's storage, and kinds listed only because an inve
 
 from __future__ import annotations
 
+import json
 import logging
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Q, TextField
 from django.db.models.functions import Cast
 from django.utils import timezone
@@ -212,6 +213,8 @@ class _Delta:
         self.new: set[str] = set()  # upserted and not live before
         self.tombstones: dict[str, str | None] = {}  # uid → resourceVersion of the DELETED event
         self.dirty: set[str] = set()  # tree edges changed at these uids (own health and roll-ups to redo)
+        self.ids: dict[str, int] = {}  # uid ↔ primary key, for edge queries by key (an index lookup per row)
+        self.uids: dict[int, str] = {}
 
     # ------------------------------------------------------------------ loading
     def _objects(self):
@@ -220,14 +223,32 @@ class _Delta:
     def _load(self, uids: Iterable[str], columns=_COLUMNS) -> dict[str, dict]:
         rows = {}
         for chunk in _chunks(set(uids)):
-            for row in self._objects().filter(uid__in=chunk).values(*columns):
+            for row in self._objects().filter(uid__in=chunk).order_by().values(*columns):
                 rows[row["uid"]] = row
+                if "id" in row:
+                    self.ids[row["uid"]], self.uids[row["id"]] = row["id"], row["uid"]
         return rows
+
+    def _id_map(self, uids: Iterable[str]) -> list[int]:
+        """Primary keys of the rows with these uids (those that exist)."""
+        uids = set(uids)
+        missing = uids - set(self.ids)
+        for chunk in _chunks(missing):
+            for uid, pk in self._objects().filter(uid__in=chunk).order_by().values_list("uid", "id"):
+                self.ids[uid], self.uids[pk] = pk, uid
+        return [self.ids[u] for u in uids if u in self.ids]
+
+    def _uid_map(self, ids: Iterable[int]) -> None:
+        missing = set(ids) - set(self.uids)
+        for chunk in _chunks(missing):
+            for uid, pk in KubeObject.objects.filter(id__in=chunk).order_by().values_list("uid", "id"):
+                self.ids[uid], self.uids[pk] = pk, uid
 
     def _live_uids(self, uids: Iterable[str]) -> set[str]:
         found = set()
         for chunk in _chunks(set(uids)):
-            found.update(self._objects().filter(uid__in=chunk, deleted_at__isnull=True).values_list("uid", flat=True))
+            found.update(self._objects().filter(uid__in=chunk, deleted_at__isnull=True).order_by().values_list(
+                "uid", flat=True))
         return found
 
     # ------------------------------------------------------------------ the batch
@@ -313,12 +334,11 @@ class _Delta:
         would not list them)."""
         todo = list(self.tombstones)
         while todo:
-            owned = Edge.objects.filter(cluster=self.cluster, type=EdgeType.OWNS, source__uid__in=todo,
-                                        target__deleted_at__isnull=True).values_list("target__uid", flat=True)
-            candidates = set(owned) - set(self.tombstones) - set(self.upserts)
+            owned = {t for s, t in self._tree(todo, up=False)}
+            candidates = owned - set(self.tombstones) - set(self.upserts)
             if not candidates:
                 return
-            rows = self._load(candidates)
+            rows = {u: r for u, r in self._load(candidates).items() if r["deleted_at"] is None}
             owners = {r.get("uid") for row in rows.values() for r in row["owner_references"] or []
                       if isinstance(r, dict)}
             live_owners = (self._live_uids(owners - {None}) | set(self.upserts)) - set(self.tombstones)
@@ -364,17 +384,19 @@ class _Delta:
     # ------------------------------------------------------------------ edges
     def _edges_touching(self, uids: Iterable[str], incoming_types=None, outgoing_types=None) -> dict[int, tuple]:
         """Edges (pk → (source uid, target uid, type)) into / out of ``uids``, restricted to the given types."""
-        found = {}
-        for chunk in _chunks(set(uids)):
-            for field, types in (("target__uid__in", incoming_types), ("source__uid__in", outgoing_types)):
+        found: dict[int, tuple] = {}
+        ids = self._id_map(uids)
+        for chunk in _chunks(ids):
+            for field, types in (("target_id__in", incoming_types), ("source_id__in", outgoing_types)):
                 if types is not None and not types:
                     continue
-                query = Edge.objects.filter(cluster=self.cluster, **{field: chunk})
+                query = Edge.objects.filter(**{field: chunk})
                 if types:
                     query = query.filter(type__in=types)
-                for pk, s, t, ty in query.values_list("pk", "source__uid", "target__uid", "type"):
+                for pk, s, t, ty in query.values_list("pk", "source_id", "target_id", "type"):
                     found[pk] = (s, t, ty)
-        return found
+        self._uid_map({i for s, t, _ty in found.values() for i in (s, t)})
+        return {pk: (self.uids[s], self.uids[t], ty) for pk, (s, t, ty) in found.items()}
 
     def _write_edges(self) -> None:
         removed: dict[int, tuple] = {}
@@ -382,7 +404,9 @@ class _Delta:
         removed.update(self._edges_touching(self.tombstones))
         # Changed rows lose the edges their own fields determined; the created edges their parents' inventories
         # or their children's labels also justify are drawn again below.
-        modified = set(self.upserts) - self.new
+        # Changed rows whose references (labels, owners, inventory, sources, dependsOn) are the same keep their edges.
+        modified = {uid for uid in set(self.upserts) - self.new
+                    if references(_fields(self.rows[uid])) != references(self.upserts[uid][1].fields)}
         self_determined = self._edges_touching(
             modified, incoming_types=[EdgeType.CREATED, EdgeType.OWNS],
             outgoing_types=[EdgeType.CREATED, EdgeType.SOURCE, EdgeType.DEPENDS_ON])
@@ -402,7 +426,8 @@ class _Delta:
 
         wanted: set[tuple[str, str, str]] = set()
         # Edges the upserted objects' own fields determine.
-        refs = {uid: references(node.fields) for uid, (_obj, node) in self.upserts.items()}
+        refs = {uid: references(node.fields) for uid, (_obj, node) in self.upserts.items()
+                if uid in modified or uid in self.new}
         keys = {key for items in refs.values() for _t, _i, key, _u in items if key is not None}
         by_key = self._resolve(keys)
         owner_uids = {u for items in refs.values() for _t, _i, key, u in items if u is not None}
@@ -415,7 +440,7 @@ class _Delta:
         # Created edges of changed appliers that their children's labels justify, and of changed children that their
         # parents' inventories justify.
         appliers = {uid: node.fields for uid, (_o, node) in self.upserts.items()
-                    if (node.fields["api_group"], node.fields["kind"]) in _APPLIERS}
+                    if (node.fields["api_group"], node.fields["kind"]) in _APPLIERS and uid in modified}
         for parent, child in self._labelled_children(appliers):
             wanted.add((parent, child, EdgeType.CREATED))
         parents = self._load({p for ps in inventory_parents.values() for p in ps}, ("uid", "status", "deleted_at"))
@@ -497,9 +522,7 @@ class _Delta:
         candidates -= set(self.upserts)
         rows = self._load(candidates)
         for uid, row in rows.items():
-            f = {**row, "status": row["status"] or {}, "spec": row["spec"] or {},
-                 "owner_references": row["owner_references"] or []}
-            for type_, incoming, key, target_uid in references(f):
+            for type_, incoming, key, target_uid in references(_fields(row)):
                 other = new_keys.get(key) if key is not None else (target_uid if target_uid in self.new else None)
                 if other and other != uid:
                     edges.add((other, uid, type_) if incoming else (uid, other, type_))
@@ -507,39 +530,78 @@ class _Delta:
 
     # ------------------------------------------------------------------ health
     def _tree(self, uids: Iterable[str], up: bool) -> list[tuple[str, str]]:
-        """Tree edges (source uid, target uid) into (``up``) or out of the given uids, between live rows."""
+        """Tree edges (source uid, target uid) into (``up``) or out of the given uids."""
         pairs = []
-        field = "target__uid__in" if up else "source__uid__in"
-        for chunk in _chunks(set(uids)):
-            pairs.extend(Edge.objects.filter(cluster=self.cluster, type__in=TREE, **{field: chunk}).values_list(
-                "source__uid", "target__uid"))
+        field = "target_id__in" if up else "source_id__in"
+        for chunk in _chunks(self._id_map(uids)):
+            pairs.extend(Edge.objects.filter(type__in=TREE, **{field: chunk}).values_list("source_id", "target_id"))
+        self._uid_map({i for pair in pairs for i in pair})
+        return [(self.uids[s], self.uids[t]) for s, t in pairs]
+
+    def _closure(self, ids: list[int]) -> tuple[set[int], list[tuple[int, int]]]:
+        """Every tree ancestor of ``ids`` (them included) and the tree edges leaving that set, in one recursive query
+        (the set is closed upwards: every parent of a member is a member)."""
+        edge, obj = Edge._meta.db_table, KubeObject._meta.db_table
+        types = ", ".join(f"'{t}'" for t in TREE)
+        marks = ", ".join(["%s"] * len(ids))
+        # Table names and edge types are this module's constants; ids travel as parameters.
+        sql = (f"WITH RECURSIVE up(id) AS (SELECT id FROM {obj} WHERE id IN ({marks}) "  # noqa: S608
+               f"UNION SELECT e.source_id FROM {edge} e JOIN up ON e.target_id = up.id WHERE e.type IN ({types})) "
+               f"SELECT up.id, e.target_id FROM up LEFT JOIN {edge} e ON e.source_id = up.id AND e.type IN ({types})")
+        scope: set[int] = set()
+        pairs: list[tuple[int, int]] = []
+        with connection.cursor() as cursor:
+            cursor.execute(sql, ids)
+            for source, target in cursor.fetchall():
+                scope.add(source)
+                if target is not None:
+                    pairs.append((source, target))
+        return scope, pairs
+
+    def _children_of(self, ids: Iterable[int]) -> list[tuple[int, int]]:
+        pairs = []
+        for chunk in _chunks(ids):
+            pairs.extend(Edge.objects.filter(type__in=TREE, source_id__in=chunk).values_list("source_id", "target_id"))
         return pairs
 
     def _reassess(self) -> None:
-        base = set(self.upserts) | self.dirty
-        parents = {s for s, _t in self._tree(base, up=True)}
-        grandparents = {s for s, _t in self._tree(parents, up=True)} if parents else set()
-        candidates = (base | parents | grandparents) - set(self.tombstones)
-        rows = self._load(candidates)
-        rows = {u: r for u, r in rows.items() if r["deleted_at"] is None}
-        needs_children = [u for u, r in rows.items() if r["api_group"] not in FLUX_GROUPS]
-        kids = defaultdict(list)
-        for s, t in self._tree(needs_children, up=False):
-            kids[s].append(t)
-        grandkids = defaultdict(list)
-        children = {t for ts in kids.values() for t in ts}
-        for s, t in self._tree(children, up=False):
-            grandkids[s].append(t)
-        below = self._load(children | {t for ts in grandkids.values() for t in ts})
+        """Own health of the changed rows and of their parents and grandparents (whose rules read them), then the
+        roll-ups of every ancestor — all from one closure query."""
+        base_uids = (set(self.upserts) | self.dirty) - set(self.tombstones)
+        base = set(self._id_map(base_uids))
+        if not base:
+            return
+        scope, pairs = self._closure(sorted(base))
+        children_of: dict[int, list[int]] = defaultdict(list)
+        parents_of: dict[int, set[int]] = defaultdict(set)
+        for src, dst in pairs:
+            children_of[src].append(dst)
+            parents_of[dst].add(src)
+        parents = {p for b in base for p in parents_of.get(b, ())}
+        grandparents = {g for p in parents for g in parents_of.get(p, ())}
+        assess_ids = base | parents | grandparents
+        first = self._load_ids(assess_ids, _COLUMNS)
+        rows = {i: r for i, r in first.items() if r["deleted_at"] is None}
+        needs_children = [i for i, r in rows.items() if r["api_group"] not in FLUX_GROUPS]
+        kids = {i: children_of.get(i, []) for i in needs_children}
+        outside = {c for cs in kids.values() for c in cs if c not in scope}
+        for src, dst in self._children_of(outside):
+            children_of[src].append(dst)
+        below_ids = {c for cs in kids.values() for c in cs}
+        below_ids |= {g for c in below_ids for g in children_of.get(c, ())}
+        rows_all = dict(first)
+        rows_all.update(self._load_ids(below_ids - set(rows_all), _COLUMNS))
         changed = []
-        for uid, row in rows.items():
+        for i, row in rows.items():
+            uid = row["uid"]
             raw = self.upserts[uid][0] if uid in self.upserts else raw_from_row(row)
             related = []
-            if uid in kids:
-                for c in sorted(kids[uid]):
-                    related.append(raw_from_row(below[c]))
-                for c in sorted(kids[uid]):
-                    related.extend(raw_from_row(below[g]) for g in sorted(grandkids.get(c, ())))
+            if i in kids:
+                ordered = sorted(kids[i], key=lambda c: rows_all[c]["uid"])
+                related = [raw_from_row(rows_all[c]) for c in ordered]
+                for c in ordered:
+                    related.extend(raw_from_row(rows_all[g]) for g in sorted(children_of.get(c, ()),
+                                                                             key=lambda g: rows_all[g]["uid"]))
             try:
                 own = health_rules.assess(raw, children=related, now=self.now)
             except Exception as exc:  # noqa: BLE001 - one object's odd status must not break the batch
@@ -552,69 +614,80 @@ class _Delta:
         self.result.health_updated = len(changed)
         before = {u: self.rows[u] for u in self.upserts if u in self.rows}
         self.result.alerts_due = bool(self.new or self.tombstones or any(
-            r["api_group"] in FLUX_GROUPS and (r in changed or (u in before and (
+            r["api_group"] in FLUX_GROUPS and (r in changed or (r["uid"] in before and (
                 r["health"], r["health_reason"], r["health_message"]) != (
-                before[u]["health"], before[u]["health_reason"], before[u]["health_message"])))
-            for u, r in rows.items()))
-        self._rollup(set(rows) | {u for u in self.dirty if u not in self.tombstones})
+                before[r["uid"]]["health"], before[r["uid"]]["health_reason"], before[r["uid"]]["health_message"])))
+            for r in rows.values()))
+        self._rollup(scope, children_of, parents_of, rows_all)
+
+    def _load_ids(self, ids: Iterable[int], columns) -> dict[int, dict]:
+        rows = {}
+        for chunk in _chunks(set(ids)):
+            for row in KubeObject.objects.filter(id__in=chunk).order_by().values(*columns):
+                rows[row["id"]] = row
+                self.ids[row["uid"]], self.uids[row["id"]] = row["id"], row["uid"]
+        return rows
 
     def _save(self, rows: list[dict], fields: list[str]) -> None:
-        if rows:
-            KubeObject.objects.bulk_update([KubeObject(id=r["id"], **{f: r[f] for f in fields}) for r in rows],
-                                           fields, batch_size=200)
-
-    def _rollup(self, dirty: set[str]) -> None:
-        """Roll-ups of the dirty rows and their ancestors, children first, from the children's stored paths."""
-        if not dirty:
+        """UPDATE the given fields of a few rows (one prepared statement; Django's bulk_update builds a CASE per
+        field and row, which costs more than the writes at a watch batch's size)."""
+        if not rows:
             return
-        parents_of: dict[str, set[str]] = defaultdict(set)
-        scope, frontier = set(dirty), set(dirty)
-        while frontier:
-            found = set()
-            for s, t in self._tree(frontier, up=True):
-                parents_of[t].add(s)
-                if s not in scope:
-                    found.add(s)
-            scope |= found
-            frontier = found
-        children_of: dict[str, list[str]] = defaultdict(list)
-        for s, t in self._tree(scope, up=False):
-            children_of[s].append(t)
-        rows = self._load(scope | {t for ts in children_of.values() for t in ts}, _LIGHT + ("id", "deleted_at"))
-        scope = {u for u in scope if u in rows and rows[u]["deleted_at"] is None}
+        json_fields = {"rollup_path"}
+        cast = "CAST(%s AS jsonb)" if connection.vendor == "postgresql" else "%s"
+        sets = ", ".join(f'"{f}" = {cast if f in json_fields else "%s"}' for f in fields)
+        params = [[json.dumps(r[f]) if f in json_fields and r[f] is not None else r[f] for f in fields] + [r["id"]]
+                  for r in rows]
+        with connection.cursor() as cursor:
+            # Column names come from this module's constants, values travel as parameters.
+            cursor.executemany(f'UPDATE {KubeObject._meta.db_table} SET {sets} WHERE "id" = %s', params)  # noqa: S608
+
+    def _rollup(self, scope: set[int], children_of: dict[int, list[int]], parents_of: dict[int, set[int]],
+                loaded: dict[int, dict]) -> None:
+        """Roll-ups of ``scope`` (the changed rows and all their ancestors), children first, from the children's
+        stored paths (a child outside the scope did not change, so its stored path holds)."""
+        light = _LIGHT + ("id", "deleted_at", "api_group")
+        rows = {i: r for i, r in loaded.items()}
+        rows.update(self._load_ids({i for i in scope | {c for s in scope for c in children_of.get(s, ())}}
+                                   - set(rows), light))
+        scope = {i for i in scope if i in rows and rows[i]["deleted_at"] is None}
         # Children before parents (Kahn); a cycle in scope falls back to the whole cluster's roll-up.
-        pending = {u: len({c for c in children_of.get(u, ()) if c in scope and c != u}) for u in scope}
-        ready = [u for u, n in pending.items() if n == 0]
+        pending = {i: len({c for c in children_of.get(i, ()) if c in scope and c != i}) for i in scope}
+        ready = [i for i, n in pending.items() if n == 0]
         order = []
         while ready:
-            u = ready.pop()
-            order.append(u)
-            for p in parents_of.get(u, ()):
-                if p in pending and p != u:
+            i = ready.pop()
+            order.append(i)
+            for p in parents_of.get(i, ()):
+                if p in pending and p != i:
                     pending[p] -= 1
                     if pending[p] == 0:
                         ready.append(p)
         if len(order) < len(scope):
             self._rollup_cluster()
             return
-        leaves = {r["rollup_path"]["leaf"] for r in rows.values() if r["rollup_path"]} - set(rows)
-        rows.update(self._load(leaves, _LIGHT + ("id", "deleted_at")))
-        paths = {}
-        for u in order:
+        by_uid = {r["uid"]: r for r in rows.values()}
+        leaves = {r["rollup_path"]["leaf"] for r in rows.values() if r.get("rollup_path")} - set(by_uid)
+        by_uid.update({r["uid"]: r for r in self._load(leaves, light).values()})
+        paths: dict[str, object] = {}
+        for i in order:
+            uid = rows[i]["uid"]
             child_paths = []
-            for c in dict.fromkeys(sorted(children_of.get(u, ()))):
-                if c == u or c not in rows or rows[c]["deleted_at"] is not None:
+            for c in sorted({rows[c]["uid"]: c for c in children_of.get(i, ()) if c != i and c in rows}.items()):
+                child_uid, child = c
+                row = rows[child]
+                if row["deleted_at"] is not None:
                     continue
-                if c in paths:
-                    child_paths.append(paths[c])
+                if child_uid in paths:
+                    child_paths.append(paths[child_uid])
                 else:
-                    data = rows[c]["rollup_path"]
-                    leaf = rows.get(data["leaf"]) if data else None
-                    child_paths.append(path_from_json(c, data, _own(rows[c]), _own(leaf) if leaf else None))
-            paths[u] = best_path(u, _own(rows[u]), child_paths)
-        named = {n for p in paths.values() for n in (*p.head, *p.tail)} - set(rows)
-        rows.update(self._load(named, _LIGHT + ("id", "deleted_at")))
-        self._store_rollups({u: rows[u] for u in order}, paths, rows)
+                    data = row["rollup_path"]
+                    leaf = by_uid.get(data["leaf"]) if data else None
+                    child_paths.append(path_from_json(child_uid, data, _own(row), _own(leaf) if leaf else None))
+            paths[uid] = best_path(uid, _own(rows[i]), child_paths)
+        named = {n for p in paths.values() for n in (*p.head, *p.tail)} - set(by_uid)
+        by_uid.update({r["uid"]: r for r in self._load(named, light).values()})
+        self._store_rollups({rows[i]["uid"]: rows[i] for i in order}, paths, by_uid)
 
     def _store_rollups(self, targets: dict[str, dict], paths: dict, rows: dict[str, dict]) -> None:
         changed = []
@@ -649,6 +722,12 @@ def _member(obj: dict) -> bool:
         return True
     labels = (obj.get("metadata") or {}).get("labels") or {}
     return bool(labels.get(KUSTOMIZE_NAME_LABEL) or labels.get(HELM_NAME_LABEL))
+
+
+def _fields(row: dict) -> dict:
+    """A stored row as the fields builder.references reads."""
+    return {**row, "status": row["status"] or {}, "spec": row["spec"] or {},
+            "owner_references": row["owner_references"] or []}
 
 
 def _inventory(status: dict | None) -> set[tuple]:
