@@ -29,6 +29,9 @@ from graph.sync import SyncInProgress, SyncResult, lock_for, mirror_changed, syn
 logger = logging.getLogger(__name__)
 
 LOCK_WAIT = 120  # seconds a batch waits for a full sync holding the cluster's lock
+# What the watcher watches: every Flux kind, the managed kinds (with each Flux label selector) and owned children.
+WATCHED_KINDS: tuple[tuple[str, str], ...] = (
+    *((k.group, k.kind) for k in FLUX_KINDS), *DEFAULT_MANAGED_KINDS, *OWNED_CHILD_KINDS)
 
 
 class ClusterWatcher:
