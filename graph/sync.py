@@ -240,7 +240,9 @@ def sync_cluster(cluster: Cluster, progress: Callable[[str], None] = lambda _msg
     finally:
         adapter.close()
     graph = build_graph(objects, events, now=started, helm_storage=result.helm_storage)
-    del objects, events  # the graph holds what persist needs
+    del objects, events
+    for node in graph.nodes.values():
+        node.raw = None  # persist reads the row fields only: the listed objects' metadata can go now
     result.objects = len(graph.nodes)
     result.problems = result.problems + graph.problems
     for problem in result.problems:
