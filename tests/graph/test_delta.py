@@ -14,6 +14,8 @@ import time
 
 import pytest
 
+from alerts.choices import AlertSource, AlertStatus
+from alerts.models import Alert
 from controlplane.models import Cluster
 from graph.delta import Parked, apply_events
 from graph.models import Edge, KubeObject
@@ -221,6 +223,9 @@ def test_one_change_is_applied_without_a_sync_and_the_watch_resumes_without_reli
     apps = KubeObject.objects.get(cluster=watched, kind="Kustomization", name="apps")
     assert apps.rollup_health == "failed"
     assert apps.rollup_message.startswith("Kustomization flux-system/apps → HelmRelease podinfo/podinfo: ")
+    # What follows the mirror follows the deltas: the health transition opened an alert, as after a sync.
+    alert = Alert.objects.get(source=AlertSource.HEALTH, object_id=row.pk)
+    assert alert.status == AlertStatus.PENDING and "RetriesExceeded" in alert.summary
     assert watcher.reconnects >= 2
     assert watcher.resyncs == 1, "a stream the server ended resumes from its resourceVersion, no re-list"
 
