@@ -29,6 +29,7 @@ from graph.sync import SyncInProgress, SyncResult, lock_for, mirror_changed, syn
 logger = logging.getLogger(__name__)
 
 LOCK_WAIT = 120  # seconds a batch waits for a full sync holding the cluster's lock
+OPEN_WAIT = 60  # seconds start() waits for the streams to open
 # What the watcher watches: every Flux kind, the managed kinds (with each Flux label selector) and owned children.
 WATCHED_KINDS: tuple[tuple[str, str], ...] = (
     *((k.group, k.kind) for k in FLUX_KINDS), *DEFAULT_MANAGED_KINDS, *OWNED_CHILD_KINDS)
@@ -89,6 +90,14 @@ class ClusterWatcher:
         for resource, selector in streams:
             self._spawn(self._stream, (resource, selector), f"{resource.plural}{'/' + selector if selector else ''}")
         self._spawn(self._apply_loop, (), "apply")
+        # Return once every stream is open (events after the list are replayed either way; this makes "watching"
+        # mean that changes now show up at once). A stream that cannot open keeps retrying in its thread.
+        deadline = time.monotonic() + OPEN_WAIT
+        while not self.established and time.monotonic() < deadline and not self._stop.is_set():
+            time.sleep(0.05)
+        if not self.established:
+            logger.warning("cluster %s: %d of %d watch streams open after %ss", self.cluster.name,
+                           len(self._open_streams), self._streams, OPEN_WAIT)
 
     def _spawn(self, target, args, name: str) -> None:
         thread = threading.Thread(target=self._guard, args=(target, args), daemon=True,
