@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 import django_rq
 from django.db import transaction
 from django.utils import timezone
+from redis.exceptions import LockError
 
 from controlplane.kube import ApiResource, KubeAdapter, KubeError, KubeUnreachable
 from controlplane.models import Cluster
@@ -280,4 +281,12 @@ def sync_cluster_locked(cluster_pk: int, progress: Callable[[str], None] = lambd
     try:
         return sync_cluster(cluster, progress, keep_unowned=keep_unowned)
     finally:
+        release(lock)
+
+
+def release(lock) -> None:
+    """Release a cluster lock; one that expired (or whose key vanished) is only logged: the work is done."""
+    try:
         lock.release()
+    except LockError as exc:
+        logger.warning("cluster lock %s was no longer held on release: %s", lock.name, exc)

@@ -24,7 +24,7 @@ from controlplane.kube import ApiResource, KubeAdapter, KubeError, KubeUnreachab
 from controlplane.models import Cluster
 from graph.delta import DeltaResult, Parked, apply_events
 from graph.kinds import DEFAULT_MANAGED_KINDS, FLUX_KINDS, HELM_NAME_LABEL, KUSTOMIZE_NAME_LABEL, OWNED_CHILD_KINDS
-from graph.sync import SyncInProgress, SyncResult, lock_for, mirror_changed, sync_cluster_locked
+from graph.sync import SyncInProgress, SyncResult, lock_for, mirror_changed, release, sync_cluster_locked
 
 logger = logging.getLogger(__name__)
 
@@ -223,11 +223,11 @@ class ClusterWatcher:
             except Exception:  # noqa: BLE001 - a failed batch must not stop watching: re-list to converge
                 logger.exception("cluster %s: applying %d watch events failed; re-listing", self.cluster.name,
                                  len(batch))
-                lock.release()
+                release(lock)
                 self._resync()
                 continue
             else:
-                lock.release()
+                release(lock)
             with self._lock:
                 self.events_applied += len(batch)
                 self.batches += 1
