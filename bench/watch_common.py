@@ -7,10 +7,12 @@ changes and polls the mirror for them. CPU time and peak RSS of the watcher come
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import os
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -46,6 +48,8 @@ def watched_cluster(objects: int, apps: int = 50):
 
     ``info`` holds the generated counts and the time the watcher took to start (its first full sync)."""
     from simulator import Simulator
+
+    tail: collections.deque[str] = collections.deque()
     from simulator.generator import counts, generate
 
     namespaces, apps = shape(objects, apps)
@@ -77,7 +81,10 @@ def watched_cluster(objects: int, apps: int = 50):
                 if not line.startswith("watching"):
                     raise SystemExit(f"the watcher did not start: {line}{watcher.stdout.read()[:2000]}")
                 info["watcher_start_s"] = round(time.perf_counter() - t0, 3)
-                time.sleep(2.0)  # its streams open
+                # Keep reading its output: a full pipe would block the watcher's next log line (and its thread).
+                tail: collections.deque[str] = collections.deque(maxlen=50)
+                threading.Thread(target=lambda: tail.extend(watcher.stdout), daemon=True).start()
+                time.sleep(1.0)
                 yield sim, vendor, cluster, watcher, info
             finally:
                 watcher.terminate()
@@ -85,6 +92,8 @@ def watched_cluster(objects: int, apps: int = 50):
                     watcher.wait(30)
                 except subprocess.TimeoutExpired:
                     watcher.kill()
+                if tail:
+                    sys.stderr.write("watcher output (last lines):\n" + "".join(tail))
     finally:
         sim.stop(save=False)
 
