@@ -41,13 +41,11 @@ from graph.bulk import insert_edges, upsert_objects
 from graph.choices import EdgeType, Family
 from graph.health.rollup import best_path, describe, rollup_paths
 from graph.kinds import (
+    APPLIER_KINDS,
     FLUX_GROUPS,
     FLUX_KINDS,
-    HELM_GROUP,
-    HELM_NAME_LABEL,
-    KUSTOMIZE_GROUP,
-    KUSTOMIZE_NAME_LABEL,
     OWNED_CHILD_KINDS,
+    OWNER_LABELS,
     SOURCE_GROUP,
     split_api_version,
 )
@@ -58,7 +56,7 @@ logger = logging.getLogger(__name__)
 TREE = (EdgeType.CREATED, EdgeType.OWNS)
 CHUNK = 500
 _FLUX = {(k.group, k.kind) for k in FLUX_KINDS}
-_APPLIERS = {(KUSTOMIZE_GROUP, "Kustomization"), (HELM_GROUP, "HelmRelease")}
+_APPLIERS = APPLIER_KINDS
 # Kinds that never own, and are never listed in an inventory of, a mirrored object: no reverse lookups for them.
 _LEAF_KINDS = {("", "Pod"), ("", "Event")}
 _COLUMNS = (
@@ -721,7 +719,7 @@ def _member(obj: dict) -> bool:
     if (group, obj.get("kind")) in _FLUX:
         return True
     labels = (obj.get("metadata") or {}).get("labels") or {}
-    return bool(labels.get(KUSTOMIZE_NAME_LABEL) or labels.get(HELM_NAME_LABEL))
+    return any(labels.get(label) for label, _ns, _group, _kind in OWNER_LABELS)
 
 
 def _fields(row: dict) -> dict:

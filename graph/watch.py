@@ -23,7 +23,7 @@ from django.db import close_old_connections, connections
 from controlplane.kube import ApiResource, KubeAdapter, KubeError, KubeUnreachable
 from controlplane.models import Cluster
 from graph.delta import DeltaResult, Parked, apply_events
-from graph.kinds import DEFAULT_MANAGED_KINDS, FLUX_KINDS, HELM_NAME_LABEL, KUSTOMIZE_NAME_LABEL, OWNED_CHILD_KINDS
+from graph.kinds import DEFAULT_MANAGED_KINDS, FLUX_KINDS, OWNED_CHILD_KINDS, OWNER_LABELS
 from graph.sync import SyncInProgress, SyncResult, lock_for, mirror_changed, release, sync_cluster_locked
 
 logger = logging.getLogger(__name__)
@@ -33,6 +33,8 @@ OPEN_WAIT = 60  # seconds start() waits for the streams to open
 # What the watcher watches: every Flux kind, the managed kinds (with each Flux label selector) and owned children.
 WATCHED_KINDS: tuple[tuple[str, str], ...] = (
     *((k.group, k.kind) for k in FLUX_KINDS), *DEFAULT_MANAGED_KINDS, *OWNED_CHILD_KINDS)
+# The kinds besides the Flux ones (graph.apiaccess grants the watcher list and watch on them).
+WATCHED_CHILD_KINDS: tuple[tuple[str, str], ...] = (*DEFAULT_MANAGED_KINDS, *OWNED_CHILD_KINDS)
 
 
 class ClusterWatcher:
@@ -77,7 +79,7 @@ class ClusterWatcher:
             for group, kind in DEFAULT_MANAGED_KINDS:
                 resource = adapter.find_resource(group, kind)
                 if resource is not None and "watch" in resource.verbs and (resource, None) not in streams:
-                    streams += [(resource, KUSTOMIZE_NAME_LABEL), (resource, HELM_NAME_LABEL)]
+                    streams += [(resource, label) for label, _ns, _group, _kind in OWNER_LABELS]
             for group, kind in OWNED_CHILD_KINDS:
                 resource = adapter.find_resource(group, kind)
                 if resource is not None:

@@ -1,10 +1,6 @@
-"""Watchers sharing clusters by lease, the sync job and runner, the periodic scheduler tick and `manage.py sync`."""
+"""The sync job and runner, the sync job and runner, the periodic scheduler tick and `manage.py sync`."""
 
 from __future__ import annotations
-
-import io
-import threading
-import time
 
 import django_rq
 import pytest
@@ -14,77 +10,8 @@ from django.utils import timezone
 from controlplane.jobs import start_system_job
 from controlplane.models import Cluster, RunStatus
 from graph.jobs import enqueue_sync, sync_due_clusters
-from graph.management.commands.watch_clusters import Command as WatchCommand
 from graph.models import KubeObject
 from graph.sync import lock_for
-from tests.graph.conftest import wait_for
-
-
-class Replica:
-    """One `manage.py watch_clusters` process, run in a thread with its output captured."""
-
-    def __init__(self):
-        self.out = io.StringIO()
-        self.stop = threading.Event()
-        command = WatchCommand(stdout=self.out, stderr=self.out)
-        self.thread = threading.Thread(target=command.run, args=(self.stop, 0.2, 5), daemon=True)
-        self.thread.start()
-
-    def watching(self) -> set[str]:
-        lines = self.out.getvalue().splitlines()
-        names: set[str] = set()
-        for line in lines:
-            if line.startswith("watching "):
-                names.add(line.removeprefix("watching "))
-            elif line.startswith("stopped watching "):
-                names.discard(line.removeprefix("stopped watching ").split(":")[0])
-        return names
-
-    def end(self) -> None:
-        self.stop.set()
-        self.thread.join(30)
-
-
-def quiet(sim, seconds: float = 1.5, timeout: float = 30) -> None:
-    """Wait until the simulator has not changed for ``seconds`` (the watchers apply within a fraction of that);
-    waiting on the database instead would contend with the watchers for SQLite's in-memory test database."""
-    last, since, deadline = None, time.monotonic(), time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if sim.store.resource_version != last:
-            last, since = sim.store.resource_version, time.monotonic()
-        elif time.monotonic() - since >= seconds:
-            return
-        time.sleep(0.05)
-    raise AssertionError("the simulator kept changing")
-
-
-@pytest.mark.django_db(transaction=True)
-def test_watch_clusters_replicas_share_clusters_by_lease_and_apply_changes(cluster, tree_sim, redis_connection):
-    second = Cluster.objects.create(name="second", connection=Cluster.Connection.SIMULATOR, server_url=tree_sim.url)
-    first_replica = Replica()
-    try:
-        wait_for(lambda: first_replica.watching() == {"staging", "second"}, what="the first replica to take both")
-        other = Replica()
-        try:
-            time.sleep(1.0)  # several refreshes: both leases are held, so the second replica takes nothing
-            assert other.watching() == set()
-            deployment = tree_sim.store.get("deployments", "podinfo", "podinfo")
-            deployment["spec"]["replicas"] = 3
-            tree_sim.store.update(deployment)
-            quiet(tree_sim)
-            first_replica.end()  # its leases are released: the other replica takes over
-            wait_for(lambda: other.watching() == {"staging", "second"}, what="the other replica to take over")
-            quiet(tree_sim)
-        finally:
-            other.end()
-    finally:
-        first_replica.end()
-    assert not list(redis_connection.scan_iter("fluxplane:watcher*")), "leases and announcements released"
-    for mirrored in (cluster, second):
-        pods = KubeObject.objects.filter(cluster=mirrored, kind="Pod", name__startswith="podinfo-",
-                                         deleted_at__isnull=True)
-        assert pods.count() == 3, "the new Pod came through the watch deltas"
-        assert KubeObject.objects.get(cluster=mirrored, kind="Deployment", name="podinfo").spec["replicas"] == 3
 
 
 @pytest.mark.django_db

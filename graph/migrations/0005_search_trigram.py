@@ -38,6 +38,6 @@ def backwards(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("graph", "0003_delta_mirror")]
+    dependencies = [("graph", "0004_delta_mirror")]
 
     operations = [migrations.RunPython(forwards, backwards, elidable=False)]
