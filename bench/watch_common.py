@@ -66,7 +66,9 @@ def watched_cluster(objects: int, apps: int = 50):
             from controlplane.models import Cluster
 
             redis = django_rq.get_connection("default")
-            for key in [*redis.scan_iter("fluxplane:sync:*"), *redis.scan_iter("fluxplane:watcher*")]:
+            from controlplane.leases import PREFIX
+
+            for key in [*redis.scan_iter("fluxplane:sync:*"), *redis.scan_iter(f"{PREFIX}watch:*")]:
                 redis.delete(key)
             cluster = Cluster.objects.create(name="bench", connection=Cluster.Connection.SIMULATOR, server_url=url)
             env = {**os.environ, "DJANGO_SETTINGS_MODULE": "tests.settings"}
