@@ -4,7 +4,8 @@ Starts the simulator in-process, bulk-loads the scale generator's objects (names
 Kustomization, a HelmRelease and ServiceAccount, ConfigMap, Service, Deployment → ReplicaSet → 5 Pods), configures
 Django against a throwaway SQLite file (or a throwaway PostgreSQL database next to ``DATABASE_URL``) with the
 migrations applied, creates a Cluster pointing at the simulator and times ``graph.sync.sync_cluster`` twice (first
-sync: every row inserted; second: every row updated, the periodic steady state). In the same run it times the
+sync: every row inserted; second: the periodic resync of an unchanged cluster, which writes only what changed —
+``resync_rows_written`` — and so should write nothing). In the same run it times the
 baseline: the real kubectl listing the same kinds the sync lists (``kubectl get <kinds> -A -o json``).
 
 Prints one JSON line. Usage: python bench/sync.py [--objects 1000] [--apps 50] [--no-kubectl] [--profile FILE]
@@ -161,7 +162,7 @@ def run(args) -> dict:
             runs = []
             originals = (sync.fetch, sync.build_graph, sync.persist)
             rss_before = rss_mb()
-            for _ in range(2):  # first: every row inserted; second: every row updated (steady state)
+            for _ in range(2):  # first: every row inserted; second: an unchanged resync (writes nothing)
                 phases: dict[str, float] = {}
                 names = ("fetch", "build", "persist")
                 sync.fetch, sync.build_graph, sync.persist = (timed(phases, n, f) for n, f in
@@ -202,6 +203,8 @@ def run(args) -> dict:
         "kubectl_seconds": round(kubectl_s, 3), "ratio": ratio,
         "resync_ratio": round(second["seconds"] / kubectl_s, 3) if kubectl_s else None,
         "queries": first["queries"], "resync_queries": second["queries"],
+        "rows_written": first["result"].rows_written, "resync_rows_written": second["result"].rows_written,
+        "resync_edges_written": second["result"].edges_written,
         "phases": {k: round(v, 3) for k, v in first["phases"].items()},
         "resync_phases": {k: round(v, 3) for k, v in second["phases"].items()},
         "kubectl_items": kubectl_items, "kubectl_output_mb": round(kubectl_mb, 1), "kubectl_kinds": len(kinds),

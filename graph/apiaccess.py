@@ -92,6 +92,8 @@ def api_uses() -> tuple[ApiUse, ...]:
     for group, kind in WATCHED_CHILD_KINDS:
         uses.append(ApiUse(WATCHER, group, plural(group, kind), "list", "watch: a resourceVersion to start from"))
         uses.append(ApiUse(WATCHER, group, plural(group, kind), "watch", "watch: changes to workloads"))
+    # The watcher's first list is a full sync (graph.watch): it reads the events of mirrored objects too.
+    uses.append(ApiUse(WATCHER, "", "events", "list", "watch: the first list (a full sync) attaches events"))
     return tuple(dict.fromkeys(uses))
 
 

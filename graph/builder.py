@@ -17,6 +17,7 @@ from ruamel.yaml.error import YAMLError
 
 from graph import health as health_rules
 from graph.choices import EdgeType
+from graph.health.rollup import Path, describe, rollup_paths
 from graph.helmstorage import release_name
 from graph.kinds import (
     APPLIER_KINDS,
@@ -45,7 +46,7 @@ class Node:
 
     uid: str
     fields: dict[str, Any]
-    raw: dict
+    raw: dict | None  # the listed object; dropped by the sync once the graph is built
 
     @property
     def key(self) -> tuple[str, str, str, str]:
@@ -172,8 +173,49 @@ def build_graph(objects: list[dict], events: list[dict] | None = None, now: date
     return graph
 
 
-def _find(by_key: dict, group: str, kind: str, namespace: str, name: str) -> str | None:
-    return by_key.get((group, kind, namespace, name))
+def references(f: dict, helm_keys: list | None = None) -> list[tuple[str, bool, tuple | None, str | None]]:
+    """The edges one object's own fields determine, unresolved: (edge type, incoming, target key, target uid).
+
+    ``incoming`` edges point at this object (its Flux-label parent, its ownerReferences), the others leave it
+    (inventory entries, sources, dependsOn, named ResourceSet inputs). Exactly one of key (group, kind, namespace,
+    name) and uid is set. ``helm_keys`` are the Helm release storage objects of a HelmRelease without
+    ``status.inventory``. The full sync (build_graph) and the watch deltas (graph.delta) resolve the same list, so
+    both draw the same edges (the full sync adds ResourceSet inputs selected by labels, _add_input_providers)."""
+    refs: list[tuple[str, bool, tuple | None, str | None]] = []
+    # created: Flux owner labels (Kustomization, HelmRelease, FluxInstance, ResourceSet)
+    if f["managed_by_kind"] in MANAGER_KIND_GROUP:
+        refs.append((EdgeType.CREATED, True, (MANAGER_KIND_GROUP[f["managed_by_kind"]], f["managed_by_kind"],
+                                              f["managed_by_namespace"], f["managed_by_name"]), None))
+    # created: status.inventory of the appliers (a spec.kubeConfig applier's inventory lives in another cluster:
+    # graph.remote links it after the sync)
+    if (f["api_group"], f["kind"]) in APPLIER_KINDS and not f["spec"].get("kubeConfig"):
+        keys = inventory_keys({"status": f["status"]})
+        if not keys and f["kind"] == "HelmRelease" and "inventory" not in f["status"]:
+            keys = helm_keys or []
+        refs.extend((EdgeType.CREATED, False, tuple(key), None) for key in keys)
+    # owns: ownerReferences
+    for ref in f["owner_references"]:
+        if isinstance(ref, dict) and ref.get("uid"):
+            refs.append((EdgeType.OWNS, True, None, str(ref["uid"])))
+    # source and depends-on
+    refs.extend((EdgeType.SOURCE, False, target, None) for target in _source_refs(f))
+    for dep in f["spec"].get("dependsOn") or []:
+        if not isinstance(dep, dict) or not dep.get("name"):
+            continue
+        # A ResourceSet's dependsOn names any kind by apiVersion/kind; Flux's own name their own kind.
+        dep_group = split_api_version(str(dep["apiVersion"]))[0] if dep.get("apiVersion") else f["api_group"]
+        refs.append((EdgeType.DEPENDS_ON, False, (dep_group, dep.get("kind") or f["kind"],
+                                                  dep.get("namespace") or f["namespace"], dep["name"]), None))
+    if (f["api_group"], f["kind"]) == (OPERATOR_GROUP, "ResourceSet"):
+        for ref in f["spec"].get("inputsFrom") or []:
+            if isinstance(ref, dict) and ref.get("name"):
+                refs.append((EdgeType.SOURCE, False,
+                             (OPERATOR_GROUP, "ResourceSetInputProvider", f["namespace"], ref["name"]), None))
+    return refs
+
+
+def helm_keys_of(node_raw: dict, helm_storage: dict) -> list:
+    return helm_storage.get(release_name(node_raw), []) if helm_storage else []
 
 
 def _add_edges(graph: Graph, by_key: dict, helm_storage: dict) -> None:
@@ -183,43 +225,13 @@ def _add_edges(graph: Graph, by_key: dict, helm_storage: dict) -> None:
         if (node.fields["api_group"], node.fields["kind"]) == (OPERATOR_GROUP, "ResourceSetInputProvider"):
             providers[node.fields["namespace"]].append(node)
     for uid, node in graph.nodes.items():
-        f, raw = node.fields, node.raw
-        # created: Flux owner labels (Kustomization, HelmRelease, FluxInstance, ResourceSet)
-        parent = None
-        if f["managed_by_kind"] in MANAGER_KIND_GROUP:
-            parent = _find(by_key, MANAGER_KIND_GROUP[f["managed_by_kind"]], f["managed_by_kind"],
-                           f["managed_by_namespace"], f["managed_by_name"])
-        if parent and parent != uid:
-            edges.add((parent, uid, EdgeType.CREATED))
-        # created: status.inventory of the appliers (a spec.kubeConfig applier's inventory lives in another
-        # cluster: graph.remote links it after the sync)
-        if (f["api_group"], f["kind"]) in APPLIER_KINDS and not f["spec"].get("kubeConfig"):
-            keys = inventory_keys(raw)
-            if not keys and f["kind"] == "HelmRelease" and "inventory" not in f["status"]:
-                keys = helm_storage.get(release_name(raw), [])
-            for group, kind, namespace, name in keys:
-                child = _find(by_key, group, kind, namespace, name)
-                if child and child != uid:
-                    edges.add((uid, child, EdgeType.CREATED))
-        # owns: ownerReferences
-        for ref in f["owner_references"]:
-            owner = ref.get("uid")
-            if owner in graph.nodes and owner != uid:
-                edges.add((owner, uid, EdgeType.OWNS))
-        # source and depends-on
-        for target in _source_refs(f):
-            target_uid = _find(by_key, *target)
-            if target_uid and target_uid != uid:
-                edges.add((uid, target_uid, EdgeType.SOURCE))
-        for dep in f["spec"].get("dependsOn") or []:
-            if not isinstance(dep, dict) or not dep.get("name"):
+        f = node.fields
+        helm_keys = helm_keys_of(node.raw, helm_storage) if f["kind"] == "HelmRelease" else None
+        for type_, incoming, key, target_uid in references(f, helm_keys):
+            other = by_key.get(key) if key is not None else (target_uid if target_uid in graph.nodes else None)
+            if not other or other == uid:
                 continue
-            # A ResourceSet's dependsOn names any kind by apiVersion/kind; Flux's own name their own kind.
-            dep_group = split_api_version(str(dep["apiVersion"]))[0] if dep.get("apiVersion") else f["api_group"]
-            target_uid = _find(by_key, dep_group, dep.get("kind") or f["kind"], dep.get("namespace") or f["namespace"],
-                               dep["name"])
-            if target_uid and target_uid != uid:
-                edges.add((uid, target_uid, EdgeType.DEPENDS_ON))
+            edges.add((other, uid, type_) if incoming else (uid, other, type_))
         if (f["api_group"], f["kind"]) == (OPERATOR_GROUP, "ResourceSet"):
             _add_input_providers(providers, uid, f, edges)
 
@@ -308,10 +320,27 @@ def _assess(graph: Graph, now: datetime | None) -> None:
         except Exception as exc:  # noqa: BLE001 - one object's odd status must not break the sync
             logger.warning("health rules failed on %s: %s", node.label, exc)
             assessments[uid] = health_rules.Assessment(health_rules.Health.UNKNOWN, "AssessmentFailed", str(exc))
-    rolled = health_rules.rollup_all(assessments, children, lambda uid: graph.nodes[uid].label)
+    paths = rollup_paths(assessments, children)
+    label = lambda uid: graph.nodes[uid].label  # noqa: E731
     for uid, node in graph.nodes.items():
-        own, up = assessments[uid], rolled[uid]
+        own, path = assessments[uid], paths[uid]
+        up = describe(uid, path, own, label)
         node.fields.update(
             health=str(own.health), health_reason=own.reason[:100], health_message=own.message,
-            rollup_health=str(up.health), rollup_message=up.message,
+            rollup_health=str(up.health), rollup_message=up.message, rollup_path=path_to_json(path),
         )
+
+
+def path_to_json(path: Path) -> dict | None:
+    """A roll-up path as stored in ``KubeObject.rollup_path`` (None when it is the object alone)."""
+    if path.length == 1:
+        return None
+    return {"leaf": path.leaf, "length": path.length, "head": list(path.head), "tail": list(path.tail)}
+
+
+def path_from_json(uid: str, data: dict | None, own: health_rules.Assessment,
+                   leaf_verdict: health_rules.Assessment | None) -> Path:
+    """The stored path back as a rollup Path; ``leaf_verdict`` is the leaf's own assessment (its row's health)."""
+    if not data:
+        return Path(uid, own, 1, (uid,), (uid,))
+    return Path(data["leaf"], leaf_verdict or own, int(data["length"]), tuple(data["head"]), tuple(data["tail"]))

@@ -8,6 +8,7 @@ a handful of statements per ``CHUNK`` rows.
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
@@ -90,11 +91,12 @@ def upsert_objects(rows: Iterable[dict], update_fields: Sequence[str]) -> int:
            f'{where} ON CONFLICT ("cluster_id", "uid") DO UPDATE SET {", ".join(updates)}')
     plan = [(f.column, f.name if f.name != "cluster" else "cluster_id", _converter(f, connection.vendor))
             for f in fields]
-    return _execute_chunked(sql, [{column: convert(row.get(name)) for column, name, convert in plan} for row in rows])
+    return _execute_chunked(sql, ({column: convert(row.get(name)) for column, name, convert in plan} for row in rows))
 
 
 def insert_edges(cluster_id: int, edges: Iterable[tuple[str, str, str]]) -> int:
-    """Insert edges given as (source uid, target uid, type), resolving uids to rows inside the database."""
+    """Insert edges given as (source uid, target uid, type), resolving uids to rows inside the database; an edge
+    already stored is left alone (the watch deltas may find one edge from both of its ends)."""
     table, objects = Edge._meta.db_table, KubeObject._meta.db_table
     if connection.vendor == "postgresql":
         source = "jsonb_to_recordset(%s::jsonb) AS e(s text, t text, ty text)"
@@ -110,15 +112,19 @@ def insert_edges(cluster_id: int, edges: Iterable[tuple[str, str, str]]) -> int:
     sql = (f'INSERT INTO {table} ("cluster_id", "source_id", "target_id", "type") '
            f"SELECT {int(cluster_id)}, so.id, ta.id, {ty} FROM {source} "
            f'{join} {objects} so ON so."cluster_id" = {int(cluster_id)} AND so."uid" = {s} '
-           f'{join} {objects} ta ON ta."cluster_id" = {int(cluster_id)} AND ta."uid" = {t}')
-    return _execute_chunked(sql, [{"s": a, "t": b, "ty": c} for a, b, c in edges])
+           f'{join} {objects} ta ON ta."cluster_id" = {int(cluster_id)} AND ta."uid" = {t}'
+           f'{"" if connection.vendor == "postgresql" else " WHERE true"} '
+           f'ON CONFLICT ("source_id", "target_id", "type") DO NOTHING')
+    return _execute_chunked(sql, ({"s": a, "t": b, "ty": c} for a, b, c in edges))
 
 
-def _execute_chunked(sql: str, rows: list[dict]) -> int:
+def _execute_chunked(sql: str, rows: Iterable[dict]) -> int:
+    """Run ``sql`` once per CHUNK rows, encoding each chunk only when it is sent (a sync never holds every encoded
+    row at once)."""
     written = 0
+    rows = iter(rows)
     with connection.cursor() as cursor:
-        for start in range(0, len(rows), CHUNK):
-            chunk = rows[start:start + CHUNK]
+        while chunk := list(itertools.islice(rows, CHUNK)):
             cursor.execute(sql, [json.dumps(chunk, cls=DjangoJSONEncoder)])
             written += max(cursor.rowcount, 0)
     return written

@@ -51,6 +51,9 @@ class KubeObject(models.Model):
     health_message = models.TextField(blank=True)
     rollup_health = models.CharField(max_length=16, choices=HealthChoices.choices, default=HealthChoices.UNKNOWN)
     rollup_message = models.TextField(blank=True)
+    # The roll-up's path to its culprit (leaf uid, length, first and last uids), null when the roll-up is the object's
+    # own health: what lets a watch event update the ancestors' roll-ups without walking the whole tree (graph.delta).
+    rollup_path = models.JSONField(null=True, blank=True, editable=False)
     created_in_cluster = models.DateTimeField(null=True, blank=True)
     first_seen = models.DateTimeField()
     last_seen = models.DateTimeField()
@@ -76,6 +79,9 @@ class KubeObject(models.Model):
             models.Index(fields=["cluster", "namespace"]),
             models.Index(fields=["rollup_health"]),
             models.Index(fields=["cluster", "last_seen"]),
+            # The children a Kustomization or HelmRelease labelled, found when it appears (graph.delta).
+            models.Index(fields=["cluster", "managed_by_kind", "managed_by_namespace", "managed_by_name"],
+                         name="graph_obj_managed_by"),
         ]
 
     def __str__(self) -> str:

@@ -3,5 +3,6 @@ into alerts)."""
 
 from django.dispatch import Signal
 
-# Sent after a sync of one cluster's mirror has committed, with ``cluster`` (a controlplane Cluster).
+# Sent after a sync of one cluster's mirror has committed, and after a batch of watch deltas changed what health
+# alerts read (graph.watch), with ``cluster`` (a controlplane Cluster).
 mirror_synced = Signal()

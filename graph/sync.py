@@ -1,8 +1,10 @@
 """Sync one cluster into the mirror: list, build the graph in memory, persist in bulk, tombstone the rest.
 
-The number of database queries depends on the number of batches, not on the number of objects: rows are
-upserted with ``bulk_create(update_conflicts=True)`` keyed by (cluster, uid), vanished rows are tombstoned by
-one UPDATE on ``last_seen``, and edges are replaced in bulk.
+The full sync is the informer's "list" and the safety net behind the watch deltas (graph.delta): it compares what it
+built with what is stored and writes only the difference — rows whose resourceVersion or derived state (health,
+roll-up, events) changed, tombstones for rows no longer listed, and the edges added or removed — so a resync of an
+unchanged cluster writes nothing. The number of database queries depends on the number of batches, not on the
+number of objects: rows travel to the database in chunks of one JSON parameter each (graph.bulk).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from dataclasses import dataclass, field
 import django_rq
 from django.db import transaction
 from django.utils import timezone
+from redis.exceptions import LockError
 
 from controlplane.kube import ApiResource, KubeAdapter, KubeError, KubeUnreachable
 from controlplane.models import Cluster
@@ -39,9 +42,11 @@ _UPDATE_FIELDS = [
     "api_group", "api_version", "kind", "family", "namespace", "name", "labels", "annotations", "spec", "status",
     "owner_references", "events", "resource_version", "generation", "observed_generation", "suspended",
     "managed_by_kind", "managed_by_namespace", "managed_by_name", "origin_path", "origin_repo", "origin_ref",
-    "health", "health_reason", "health_message", "rollup_health", "rollup_message", "created_in_cluster",
-    "last_seen", "changed_at", "deleted_at",
+    "health", "health_reason", "health_message", "rollup_health", "rollup_message", "rollup_path",
+    "created_in_cluster", "last_seen", "changed_at", "deleted_at",
 ]
+# What a row's derived state is compared on: a row is rewritten when one of these or its resourceVersion differs.
+_DERIVED = ("health", "health_reason", "health_message", "rollup_health", "rollup_message", "rollup_path", "events")
 
 
 class SyncInProgress(Exception):
@@ -59,6 +64,10 @@ class SyncResult:
     problems: list[str] = field(default_factory=list)
     resource_versions: dict[str, str] = field(default_factory=dict)
     helm_storage: dict = field(default_factory=dict)
+    rows_written: int = 0
+    edges_written: int = 0
+    # ReplicaSets and Pods listed but not mirrored (no mirrored owner): the watcher parks them (graph.watch).
+    unowned: list[dict] = field(default_factory=list)
 
     def summary(self) -> str:
         text = f"{self.objects} objects, {self.edges} edges, {self.tombstoned} tombstoned, {self.requests} requests"
@@ -67,16 +76,20 @@ class SyncResult:
         return text
 
 
-def fetch(adapter: KubeAdapter, progress: Callable[[str], None] = lambda _msg: None) -> tuple[list[dict],
-                                                                                               list[dict], SyncResult]:
-    """List everything the mirror needs from the cluster: Flux kinds, labelled objects, their children, events."""
+def fetch(adapter: KubeAdapter, progress: Callable[[str], None] = lambda _msg: None,
+          keep_unowned: bool = False) -> tuple[list[dict], list[dict], SyncResult]:
+    """List everything the mirror needs from the cluster: Flux kinds, labelled objects, their children, events.
+
+    ``result.resource_versions`` keeps, per resource (``group/plural``), the oldest resourceVersion its lists
+    returned: a watch started there replays nothing the mirror could have missed (graph.watch)."""
     result = SyncResult()
     objects: list[dict] = []
 
     def list_(resource: ApiResource, label_selector: str | None = None) -> list[dict]:
         result.requests += 1
         listed = adapter.list(resource, label_selector=label_selector)
-        result.resource_versions[f"{resource.group}/{resource.plural}"] = listed.resource_version
+        key = f"{resource.group}/{resource.plural}"
+        result.resource_versions[key] = _older(result.resource_versions.get(key), listed.resource_version)
         return listed.items
 
     for flux_kind in FLUX_KINDS:
@@ -126,6 +139,9 @@ def fetch(adapter: KubeAdapter, progress: Callable[[str], None] = lambda _msg: N
         if meta.get("uid") not in owners and any(r.get("uid") in owners for r in meta.get("ownerReferences") or []):
             owners.add(meta["uid"])
             objects.append(child)
+        elif keep_unowned and meta.get("uid") not in owners:
+            result.unowned.append(child)
+    del children
     progress(f"{len(objects)} objects with ReplicaSets and Pods")
 
     # Clusters whose helm-controller writes no status.inventory: decode Helm's release storage instead.
@@ -158,24 +174,55 @@ def fetch(adapter: KubeAdapter, progress: Callable[[str], None] = lambda _msg: N
     return objects, events, result
 
 
-def persist(cluster: Cluster, graph: Graph, started) -> tuple[int, int]:
-    """Write nodes and edges set-wise; tombstone rows not seen in this sync. Returns (edges, tombstoned)."""
-    rows = [
-        {**node.fields, "cluster_id": cluster.pk, "uid": uid, "first_seen": started, "last_seen": started,
-         "changed_at": started, "deleted_at": None}
-        for uid, node in graph.nodes.items()
-    ]
+def _older(a: str | None, b: str) -> str:
+    """The older of two resourceVersions (numeric on every real server, compared as numbers when they are)."""
+    if not a:
+        return b
+    if a.isdigit() and b.isdigit():
+        return a if int(a) <= int(b) else b
+    return a
+
+
+def persist(cluster: Cluster, graph: Graph, started) -> tuple[int, int, int, int]:
+    """Write the difference between the built graph and the mirror: changed rows, tombstones, edges.
+
+    Returns (edges, tombstoned, rows written, edges written). Rows are encoded chunk by chunk as they are written,
+    so memory never holds every encoded row at once."""
+    stored = {uid: rest for uid, *rest in KubeObject.objects.filter(cluster=cluster).values_list(
+        "uid", "resource_version", "deleted_at", *_DERIVED).iterator(chunk_size=5000)}
+
+    def changed(uid: str, fields: dict) -> bool:
+        old = stored.get(uid)
+        if old is None or old[1] is not None or old[0] != fields["resource_version"]:
+            return True
+        return any(old[2 + i] != fields.get(name) for i, name in enumerate(_DERIVED))
+
+    def rows():
+        for uid, node in graph.nodes.items():
+            if changed(uid, node.fields):
+                yield {**node.fields, "cluster_id": cluster.pk, "uid": uid, "first_seen": started,
+                       "last_seen": started, "changed_at": started, "deleted_at": None}
+
+    gone = [uid for uid, old in stored.items() if old[1] is None and uid not in graph.nodes]
     with transaction.atomic():
-        upsert_objects(rows, _UPDATE_FIELDS)
-        tombstoned = KubeObject.objects.filter(cluster=cluster, deleted_at__isnull=True, last_seen__lt=started).update(
-            deleted_at=started
-        )
-        Edge.objects.filter(cluster=cluster).delete()
-        edges = insert_edges(cluster.pk, sorted(graph.edges))
-    return edges, tombstoned
+        written = upsert_objects(rows(), _UPDATE_FIELDS)
+        tombstoned = 0
+        for start in range(0, len(gone), 5000):
+            tombstoned += KubeObject.objects.filter(cluster=cluster, uid__in=gone[start:start + 5000]).update(
+                deleted_at=started)
+        # The hub's edges into another cluster are graph.remote's (relinked after the sync), not this graph's.
+        current = {(s, t, ty): pk for pk, s, t, ty in Edge.objects.filter(
+            cluster=cluster, target__cluster=cluster).values_list(
+            "pk", "source__uid", "target__uid", "type").iterator(chunk_size=5000)}
+        stale = [pk for edge, pk in current.items() if edge not in graph.edges]
+        for start in range(0, len(stale), 5000):
+            Edge.objects.filter(pk__in=stale[start:start + 5000]).delete()
+        added = insert_edges(cluster.pk, sorted(e for e in graph.edges if e not in current))
+    return len(graph.edges), tombstoned, written, added + len(stale)
 
 
-def sync_cluster(cluster: Cluster, progress: Callable[[str], None] = lambda _msg: None) -> SyncResult:
+def sync_cluster(cluster: Cluster, progress: Callable[[str], None] = lambda _msg: None,
+                 keep_unowned: bool = False) -> SyncResult:
     """Sync one cluster now. An unreachable API server marks the cluster unreachable and keeps the mirror."""
     started = timezone.now()
     try:
@@ -184,7 +231,7 @@ def sync_cluster(cluster: Cluster, progress: Callable[[str], None] = lambda _msg
         cluster.record_sync(Cluster.SyncState.UNREACHABLE, str(exc))
         raise
     try:
-        objects, events, result = fetch(adapter, progress)
+        objects, events, result = fetch(adapter, progress, keep_unowned=keep_unowned)
     except KubeUnreachable as exc:
         cluster.record_sync(Cluster.SyncState.UNREACHABLE, f"{exc}; showing the state of the last sync")
         raise
@@ -194,11 +241,15 @@ def sync_cluster(cluster: Cluster, progress: Callable[[str], None] = lambda _msg
     finally:
         adapter.close()
     graph = build_graph(objects, events, now=started, helm_storage=result.helm_storage)
+    del objects, events
+    for node in graph.nodes.values():
+        node.raw = None  # persist reads the row fields only: the listed objects' metadata can go now
     result.objects = len(graph.nodes)
     result.problems = result.problems + graph.problems
     for problem in result.problems:
         logger.warning("cluster %s: %s", cluster.name, problem)
-    result.edges, result.tombstoned = persist(cluster, graph, started)
+    result.edges, result.tombstoned, result.rows_written, result.edges_written = persist(cluster, graph, started)
+    del graph
     result.edges += remote.link_after_sync(cluster)  # hub ↔ spoke edges and roll-ups (spec.kubeConfig)
     message = result.summary()
     if result.problems:
@@ -209,18 +260,33 @@ def sync_cluster(cluster: Cluster, progress: Callable[[str], None] = lambda _msg
     return result
 
 
+def mirror_changed(cluster: Cluster) -> None:
+    """After a batch of watch deltas (graph.watch) changed what alerts read: the same signal as after a sync."""
+    mirror_synced.send(sender=Cluster, cluster=cluster)
+
+
 def lock_for(cluster_pk: int):
     """A Redis lock per cluster so two workers never sync the same cluster at once."""
     return django_rq.get_connection("default").lock(f"fluxplane:sync:{cluster_pk}", timeout=LOCK_TIMEOUT,
                                                     blocking=False)
 
 
-def sync_cluster_locked(cluster_pk: int, progress: Callable[[str], None] = lambda _msg: None) -> SyncResult:
+def sync_cluster_locked(cluster_pk: int, progress: Callable[[str], None] = lambda _msg: None,
+                        wait: float = 0, keep_unowned: bool = False) -> SyncResult:
+    """Sync under the cluster's lock; ``wait`` seconds for a sync or a batch of watch deltas holding it."""
     cluster = Cluster.objects.get(pk=cluster_pk)
     lock = lock_for(cluster_pk)
-    if not lock.acquire(blocking=False):
+    if not lock.acquire(blocking=wait > 0, blocking_timeout=wait or None):
         raise SyncInProgress(f"cluster {cluster.name} is being synced by another worker")
     try:
-        return sync_cluster(cluster, progress)
+        return sync_cluster(cluster, progress, keep_unowned=keep_unowned)
     finally:
+        release(lock)
+
+
+def release(lock) -> None:
+    """Release a cluster lock; one that expired (or whose key vanished) is only logged: the work is done."""
+    try:
         lock.release()
+    except LockError as exc:
+        logger.warning("cluster lock %s was no longer held on release: %s", lock.name, exc)

@@ -40,8 +40,10 @@ def running(url: str) -> Simulator | None:
 class Simulator:
     """A store, its HTTP API server thread and its controllers (workloads built in)."""
 
-    def __init__(self, snapshot: str | None = None, workloads: bool = True, history: int = 50_000) -> None:
+    def __init__(self, snapshot: str | None = None, workloads: bool = True, history: int = 50_000,
+                 bookmark_seconds: float = 60.0) -> None:
         self.snapshot_path = snapshot
+        self.bookmark_seconds = bookmark_seconds  # BOOKMARK interval of idle watches that allow them
         exists = snapshot is not None and os.path.exists(snapshot)
         self.store = Store(history=history, bootstrap=not exists)
         if exists:
@@ -66,6 +68,7 @@ class Simulator:
         if self._server is not None:
             return self.url  # type: ignore[return-value]
         self._server = SimHTTPServer((host, port), self.store)
+        self._server.bookmark_seconds = self.bookmark_seconds
         self.url = f"http://{host}:{self._server.server_address[1]}"
         self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.1},
                                         name="sim-http", daemon=True)

@@ -31,6 +31,8 @@ class SimHTTPServer(ThreadingHTTPServer):
         self.stopping = threading.Event()
         # (method, path, query) of every request while recording (Simulator.record_requests): what a client did
         self.audit: list[tuple[str, str, dict[str, str]]] | None = None
+        # How often a watch with allowWatchBookmarks gets a BOOKMARK while idle (the real server: about a minute).
+        self.bookmark_seconds = 60.0
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -342,18 +344,25 @@ class Handler(BaseHTTPRequestHandler):
             self._chunk(None)
             return
 
+        def matches(o: dict) -> bool:
+            return (not lsel or labels_match(lsel, o["metadata"].get("labels"))) and (
+                not fsel or fields_match(fsel, o))
+
         def send(ev: Event) -> None:
-            o = ev.obj
-            if lsel and not labels_match(lsel, o["metadata"].get("labels")):
-                return
-            if fsel and not fields_match(fsel, o):
-                return
+            o, type_ = ev.obj, ev.type
+            if not matches(o):
+                # Like the API server's watch cache: an object modified out of the selector is DELETED for this watch.
+                if type_ != "MODIFIED" or ev.old is None or not matches(ev.old):
+                    return
+                type_ = "DELETED"
+            elif type_ == "MODIFIED" and ev.old is not None and (lsel or fsel) and not matches(ev.old):
+                type_ = "ADDED"  # … and one modified into it is ADDED
             if o.get("apiVersion") != rt.api_version:
                 o = {**o, "apiVersion": rt.api_version}
             if table:
                 o = to_table(rt, [o], {"resourceVersion": o["metadata"]["resourceVersion"]},
                              self.q.get("includeObject", "Metadata"))
-            self._chunk({"type": ev.type, "object": o})
+            self._chunk({"type": type_, "object": o})
 
         try:
             for ev in backlog:
@@ -364,13 +373,22 @@ class Handler(BaseHTTPRequestHandler):
                         "resourceVersion": str(store.resource_version),
                         "annotations": {"k8s.io/initial-events-end": "true"}}}})
             deadline = time.monotonic() + timeout
+            bookmarks = self.q.get("allowWatchBookmarks") in ("1", "true", "True")
+            next_bookmark = time.monotonic() + self.server.bookmark_seconds
             while not self.server.stopping.is_set() and not w.closed:
                 left = deadline - time.monotonic()
                 if left <= 0:
                     break
-                ev = w.next(timeout=min(left, 0.5))
+                ev = w.next(timeout=min(left, 0.5, max(next_bookmark - time.monotonic(), 0.01)))
                 if ev is not None:
                     send(ev)
+                elif bookmarks and time.monotonic() >= next_bookmark:
+                    version = store.quiet_version(w)
+                    if version is not None:  # nothing pending for this watch up to `version`
+                        self._chunk({"type": "BOOKMARK", "object": {
+                            "kind": rt.kind, "apiVersion": rt.api_version,
+                            "metadata": {"resourceVersion": str(version)}}})
+                    next_bookmark = time.monotonic() + self.server.bookmark_seconds
             self._chunk(None)
         except (BrokenPipeError, ConnectionResetError, OSError):
             self.close_connection = True

@@ -75,8 +75,8 @@ class Store(GarbageCollection):
         self._rv += 1
         return self._rv
 
-    def _emit(self, type_: str, key: str, obj: dict) -> None:
-        ev = Event(type_, key, obj, int(obj["metadata"]["resourceVersion"]))
+    def _emit(self, type_: str, key: str, obj: dict, old: dict | None = None) -> None:
+        ev = Event(type_, key, obj, int(obj["metadata"]["resourceVersion"]), old)
         if len(self._history) == self._history.maxlen:
             self._floor = self._history[0].rv
         self._history.append(ev)
@@ -201,6 +201,11 @@ class Store(GarbageCollection):
                 backlog = [e for e in list(self._history)[idx:] if w.accepts(e)]
             self._watchers.append(w)
         return w, backlog
+
+    def quiet_version(self, w: Watch) -> int | None:
+        """The current resourceVersion if ``w`` has no event waiting (a bookmark may then carry it), else None."""
+        with self._lock:
+            return None if w.pending() else self._rv
 
     def _unsubscribe(self, w: Watch) -> None:
         with self._lock:
@@ -346,7 +351,7 @@ class Store(GarbageCollection):
             return new
         nm["resourceVersion"] = str(self._next_rv())
         self._put(rt, new)
-        self._emit("MODIFIED", rt.key, new)
+        self._emit("MODIFIED", rt.key, new, old)
         if rt.key == "apiextensions.k8s.io/customresourcedefinitions":
             self._on_crd(new)
         return clone(new)

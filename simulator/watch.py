@@ -20,6 +20,7 @@ class Event:
     key: str  # storage key `group/plural`
     obj: dict
     rv: int
+    old: dict | None = None  # the object before a MODIFIED event, so a selector watch can see it leave or enter
 
 
 class Entry:
@@ -57,6 +58,10 @@ class Watch:
         with self._cond:
             self._queue.append(ev)
             self._cond.notify()
+
+    def pending(self) -> int:
+        with self._cond:
+            return len(self._queue)
 
     def next(self, timeout: float | None = None) -> Event | None:
         """The next event, or None after `timeout` seconds or once closed."""

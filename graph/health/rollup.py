@@ -73,26 +73,41 @@ def rollup_all(
     "apps → HelmRelease podinfo/podinfo → Deployment podinfo/podinfo: 0/2 ready, ImagePullBackOff: ...".
     """
     paths = _paths(assessments, children)
-    labels: dict[Hashable, str] = {}
+    return {node: describe(node, path, assessments[node], label) for node, path in paths.items()}
 
-    def name(node: Hashable) -> str:
-        if node not in labels:
-            labels[node] = str(label(node))  # type: ignore[arg-type]
-        return labels[node]
 
-    out: dict[N, Assessment] = {}
-    for node, path in paths.items():
-        if path.length == 1:
-            out[node] = assessments[node]
-            continue
-        if path.length <= HEAD + TAIL:
-            hops = [name(n) for n in (*path.head, *path.tail[len(path.tail) - (path.length - len(path.head)):])]
-        else:
-            hops = [*(name(n) for n in path.head), f"… ({path.length - HEAD - TAIL} more)",
-                    *(name(n) for n in path.tail)]
-        message = " → ".join(hops) + (f": {path.verdict.message}" if path.verdict.message else "")
-        out[node] = Assessment(path.verdict.health, path.verdict.reason, message, culprit=path.leaf)
-    return out
+def describe(node: N, path: _Path, own: Assessment, label: Callable[[N], str]) -> Assessment:
+    """The rolled-up Assessment a node's worst path gives: its own when the path is just itself, else the culprit's
+    health and reason with the chain "a → b → … → leaf: message"."""
+    if path.length == 1:
+        return own
+    if path.length <= HEAD + TAIL:
+        hops = [str(label(n)) for n in (*path.head, *path.tail[len(path.tail) - (path.length - len(path.head)):])]
+    else:
+        hops = [*(str(label(n)) for n in path.head), f"… ({path.length - HEAD - TAIL} more)",
+                *(str(label(n)) for n in path.tail)]
+    message = " → ".join(hops) + (f": {path.verdict.message}" if path.verdict.message else "")
+    return Assessment(path.verdict.health, path.verdict.reason, message, culprit=path.leaf)
+
+
+def rollup_paths(assessments: Mapping[N, Assessment], children: Mapping[N, Iterable[N]]) -> dict[N, _Path]:
+    """Every node's worst path (what :func:`rollup_all` describes), for callers that store paths to update a roll-up
+    incrementally with :func:`best_path` (graph.delta)."""
+    return _paths(assessments, children)
+
+
+def best_path(node: N, own: Assessment, child_paths: Iterable[_Path]) -> _Path:
+    """A node's worst path from its own assessment and its children's paths (in the order ``rollup_all`` visits
+    them: children sorted, deduplicated). Exact for a node outside any cycle."""
+    best = _own(node, own)
+    for via in child_paths:
+        candidate = _extend(node, via)
+        if _better(candidate, best):
+            best = candidate
+    return best
+
+
+Path = _Path
 
 
 def rollup(

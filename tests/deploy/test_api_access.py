@@ -101,7 +101,7 @@ def test_the_worker_asks_only_what_its_role_grants(tree_sim, cluster):
 def test_the_watcher_only_lists_and_watches(tree_sim, cluster):
     with_flux_operator(tree_sim)
     audit = tree_sim.record_requests()
-    watcher = ClusterWatcher(cluster, on_change=lambda _pk: None)
+    watcher = ClusterWatcher(cluster)
     watcher.start()
     try:
         wait_for(lambda: watcher.established, what="every watch to be open")

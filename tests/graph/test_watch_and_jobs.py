@@ -1,4 +1,4 @@
-"""Watch-triggered syncs, the sync job and runner, the periodic scheduler tick and `manage.py sync`."""
+"""The sync job and runner, the sync job and runner, the periodic scheduler tick and `manage.py sync`."""
 
 from __future__ import annotations
 
@@ -11,37 +11,7 @@ from controlplane.jobs import start_system_job
 from controlplane.models import Cluster, RunStatus
 from graph.jobs import enqueue_sync, sync_due_clusters
 from graph.models import KubeObject
-from graph.sync import lock_for, sync_cluster
-from graph.watch import ClusterWatcher
-from tests.graph.conftest import wait_for
-
-
-@pytest.mark.django_db(transaction=True)
-def test_a_change_in_the_cluster_appears_via_watch(cluster, tree_sim):
-    sync_cluster(cluster)
-    syncs = []
-
-    def on_change(cluster_pk):
-        syncs.append(cluster_pk)
-        sync_cluster(Cluster.objects.get(pk=cluster_pk))
-
-    watcher = ClusterWatcher(cluster, on_change=on_change, debounce=0.3, max_delay=2)
-    watcher.start()
-    try:
-        wait_for(lambda: watcher.established, what="watch streams to open")
-        deployment = tree_sim.store.get("deployments", "podinfo", "podinfo")
-        deployment["spec"]["replicas"] = 3
-        tree_sim.store.update(deployment)
-
-        def mirrored_three_pods():
-            pods = KubeObject.objects.filter(kind="Pod", name__startswith="podinfo-", deleted_at__isnull=True)
-            return pods.count() == 3
-        wait_for(mirrored_three_pods, timeout=30,
-                 what=f"the third pod to be mirrored (syncs {syncs}, events {watcher.events_seen})")
-        assert syncs and set(syncs) == {cluster.pk}
-        assert len(syncs) < watcher.events_seen, "a burst of events is debounced into fewer syncs"
-    finally:
-        watcher.stop()
+from graph.sync import lock_for
 
 
 @pytest.mark.django_db

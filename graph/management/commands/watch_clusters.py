@@ -1,4 +1,4 @@
-"""``manage.py watch_clusters``: keep watches open on every enabled cluster and enqueue syncs on change.
+"""``manage.py watch_clusters``: keep the mirror of every enabled cluster current from its watch streams (deltas).
 
 Any number of replicas may run: a cluster is watched only by the replica holding its lease (``watch:<cluster
 pk>``, controlplane/leases.py), renewed every third of the lease's TTL; the others stand by and take the cluster
@@ -19,12 +19,11 @@ from controlplane import heartbeat
 from controlplane.kube import KubeUnreachable
 from controlplane.leases import Lease, identity
 from controlplane.models import Cluster
-from graph.jobs import enqueue_sync
 from graph.watch import ClusterWatcher
 
 
 class Command(BaseCommand):
-    help = "Watch every enabled cluster whose lease this replica holds and enqueue a sync shortly after a change."
+    help = "Watch every enabled cluster whose lease this replica holds and apply its changes to the mirror."
 
     def add_arguments(self, parser):
         parser.add_argument("--refresh", type=int, default=60, help="seconds between checks for new clusters")
@@ -61,7 +60,14 @@ class Command(BaseCommand):
                         continue
                     if now < retry_at.get(pk, 0.0) or not lease.acquire():
                         continue
-                    watcher = ClusterWatcher(cluster, on_change=enqueue_sync)
+                    watcher = ClusterWatcher(cluster)
+                    started = threading.Event()
+
+                    def keep(lease=lease, started=started) -> None:
+                        # start() lists the cluster (a full sync), which may outlast the lease: renew meanwhile.
+                        while not started.wait(lease_seconds / 3):
+                            lease.renew()
+                    threading.Thread(target=keep, daemon=True, name=f"lease-{pk}").start()
                     try:
                         watcher.start()
                     except KubeUnreachable as exc:
@@ -69,6 +75,8 @@ class Command(BaseCommand):
                         lease.release()
                         retry_at[pk] = now + refresh
                         continue
+                    finally:
+                        started.set()
                     watchers[pk] = watcher
                     self._say(f"watching {cluster.name} ({identity()} holds its lease)")
                 stop.wait(lease_seconds / 3)
