@@ -12,6 +12,7 @@ from collections.abc import Iterable
 
 from django.apps import apps
 from django.db.models import Model, Q, QuerySet
+from django.http import Http404
 
 from access.models import KubeObjectGroupPermission, KubeObjectUserPermission
 
@@ -203,3 +204,36 @@ def can_view_run(user, run) -> bool:
     if user.has_perm(f"{opts.app_label}.view_{opts.model_name}") or run.requested_by_id == user.pk:
         return True
     return run.target is not None and can_view(user, run.target)
+
+
+def reachable_filter(user, verb: str = VIEW) -> Q | None:
+    """Objects whose existence the user may learn: those they may view, or hold ``verb`` on (someone granted only
+    ``silence`` on a subtree still silences it). None means everything."""
+    seen, acting = visible_filter(user, VIEW), visible_filter(user, verb) if verb != VIEW else None
+    if seen is None or (verb != VIEW and acting is None):
+        return None
+    return seen if acting is None else seen | acting
+
+
+def reachable_objects(user, queryset: QuerySet, verb: str = VIEW) -> QuerySet:
+    """Restrict a KubeObject queryset to the objects the user may learn exist (see :func:`reachable_filter`).
+
+    Every endpoint that takes object ids from a request (bulk actions' ``_selected_action``, graph roots, start
+    pages) goes through this, so an id outside the user's grants reads exactly like an id that does not exist.
+    """
+    condition = reachable_filter(user, verb)
+    return queryset if condition is None else queryset.filter(condition)
+
+
+def object_or_404(user, object_id, verb: str = VIEW, **filters) -> Model:
+    """The mirrored object ``object_id`` when the user may view it or holds ``verb`` on it; otherwise Http404 with
+    the same message as for an id that does not exist. The caller still checks ``verb`` (a 403 then only says
+    "not allowed" about an object the user can see anyway)."""
+    try:
+        pk = int(object_id)
+    except (TypeError, ValueError):
+        raise Http404("No such object") from None
+    obj = _objects().filter(pk=pk, **filters).first()
+    if obj is None or not (can_view(user, obj) or (verb != VIEW and has_verb(user, verb, obj))):
+        raise Http404("No such object")
+    return obj
