@@ -23,6 +23,7 @@ class PingRunner(JobRunner):
     model = SystemRun
     queue = "high"
     description = "Check that the worker, the database and Redis answer"
+    retry_after_crash = True
 
     def run(self) -> dict[str, Any]:
         self.log(f"worker {socket.gethostname()} picked up the job")

@@ -159,8 +159,12 @@ RQ_QUEUES = {
 RQ = {"COMMIT_MODE": env.str("FLUXPLANE_RQ_COMMIT_MODE", "on_db_commit")}
 RQ_SHOW_ADMIN_LINK = False  # registered by controlplane.admin behind a permission check instead
 
-# Runs stuck in "running" longer than this (worker killed, machine rebooted) are marked errored by a sweep.
-FLUXPLANE_RUN_STALE_AFTER_SECONDS = env.int("FLUXPLANE_RUN_STALE_AFTER_SECONDS", 3600)
+# A running job's worker writes a heartbeat on its Run row every FLUXPLANE_RUN_HEARTBEAT_SECONDS; a run without one
+# for FLUXPLANE_RUN_STALE_AFTER_SECONDS (worker killed, machine rebooted) is retried by the sweep when its job is
+# safe to repeat (up to FLUXPLANE_RUN_MAX_ATTEMPTS attempts), else ended as errored.
+FLUXPLANE_RUN_HEARTBEAT_SECONDS = env.int("FLUXPLANE_RUN_HEARTBEAT_SECONDS", 10)
+FLUXPLANE_RUN_STALE_AFTER_SECONDS = env.int("FLUXPLANE_RUN_STALE_AFTER_SECONDS", 45)
+FLUXPLANE_RUN_MAX_ATTEMPTS = env.int("FLUXPLANE_RUN_MAX_ATTEMPTS", 3)
 FLUXPLANE_AUDIT_EXPORT_LIMIT = env.int("FLUXPLANE_AUDIT_EXPORT_LIMIT", 100_000)
 
 # Security. Production defaults are strict; TLS termination in front of Fluxplane is expected.

@@ -118,9 +118,10 @@ class PlaybookRunAdmin(RunAdminMixin, admin.ModelAdmin):
         extra = {
             "can_decide": run is not None and run.status == PlaybookRunStatus.PENDING_APPROVAL and rules.can_approve(
                 request.user, run),
-            "can_cancel": run is not None and run.status in (PlaybookRunStatus.PENDING_APPROVAL,
-                                                             PlaybookRunStatus.QUEUED)
-            and (run.requested_by_id == request.user.pk or request.user.is_superuser),
+            "can_cancel": run is not None and (
+                (run.status in (PlaybookRunStatus.PENDING_APPROVAL, PlaybookRunStatus.QUEUED)
+                 and (run.requested_by_id == request.user.pk or request.user.is_superuser))
+                or (run.status == PlaybookRunStatus.RUNNING and request.user.is_superuser)),
             "is_requester": run is not None and run.requested_by_id == request.user.pk,
         }
         return super().change_view(request, object_id, form_url, {**(extra_context or {}), **extra})

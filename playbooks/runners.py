@@ -19,6 +19,10 @@ class PlaybookRunner(JobRunner):
     model = PlaybookRun
     queue = "high"
     description = "Run a playbook"
+    # Exec playbooks are idempotent (suspend/resume set a field, reconcile stamps an annotation); GitOps playbooks
+    # resume from their durable steps: the branch is reused when it already holds the change, the pull request is
+    # found rather than opened twice, a direct commit is found by its Fluxplane-Run trailer.
+    retry_after_crash = True
 
     def run(self) -> dict:
         run: PlaybookRun = self.run_row
