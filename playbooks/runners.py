@@ -17,7 +17,7 @@ class PlaybookRunner(JobRunner):
 
     name = "playbook"
     model = PlaybookRun
-    queue = "high"
+    queue = "playbooks"  # their own worker: a run waiting minutes for a controller never delays cron jobs
     description = "Run a playbook"
     # Exec playbooks are idempotent (suspend/resume set a field, reconcile stamps an annotation); GitOps playbooks
     # resume from their durable steps: the branch is reused when it already holds the change, the pull request is

@@ -87,13 +87,13 @@ def test_an_approval_queues_the_run(tree, people, django_capture_on_commit_callb
     assert response.status_code == 302
     run.refresh_from_db()
     assert run.status == PlaybookRunStatus.QUEUED
-    assert django_rq.get_queue("high").fetch_job(rq_job_id(run)) is not None
+    assert django_rq.get_queue("playbooks").fetch_job(rq_job_id(run)) is not None
     approval = run.approvals.get()
     assert (approval.username, approval.decision, approval.reason) == ("lead", "approve", "looks right")
     assert AuditEvent.objects.filter(verb="run.approved", actor_username="lead", message="looks right").exists()
     with pytest.raises(ValidationError, match="not pending approval"):
         run.approve(approver)
-    django_rq.get_queue("high").empty()
+    django_rq.get_queue("playbooks").empty()
 
 
 def test_a_rejection_needs_a_reason_and_ends_the_run(tree, people, django_capture_on_commit_callbacks):  # noqa: F811
