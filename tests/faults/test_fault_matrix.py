@@ -1,0 +1,99 @@
+"""The fault matrix, against real processes (gunicorn, RQ workers, the scheduler, redis-server, the cluster
+simulator): each row breaks one part while a person uses Fluxplane, then asserts the run's final state, that
+nothing was lost (every requested run ends) or duplicated, and records the time to recover (docs/operations.md)."""
+
+from __future__ import annotations
+
+import time
+
+import requests
+
+from tests.faults.conftest import FakeFluxController, descendants, record
+from tests.graph.conftest import wait_for
+
+
+def test_redis_stopped_and_restarted(stack, simulator):
+    controller = FakeFluxController(simulator, "flux-system", "apps")
+    apps = stack.object_id("Kustomization", "flux-system", "apps")
+    stack.stop_redis()
+    stopped_at = time.monotonic()
+
+    # Sign-in works (the throttle counts locally), pages render from the database with a banner, health says
+    # which part is down, and a run requested now is kept.
+    web = stack.session()
+    page = web.get(f"{stack.url}/admin/graph/kubeobject/{apps}/change/", timeout=30)
+    assert page.status_code == 200 and "The job queue (Redis) is not answering" in page.text
+    graph = web.get(f"{stack.url}/admin/graph/kubeobject/graph/", params={"root": apps}, timeout=30)
+    assert graph.status_code == 200 and "<svg" in graph.text
+    health = requests.get(f"{stack.url}/healthz", timeout=30)
+    assert health.status_code == 200 and health.json()["status"] == "degraded"
+    assert health.json()["checks"]["redis"] != "ok"
+    run = stack.request_reconcile(web, apps)
+    assert stack.run_row(run)["status"] == "queued"
+    time.sleep(3)  # the scheduler and workers meet the outage (and must survive it)
+    assert stack.procs["scheduler"].poll() is None, stack.log("scheduler")
+
+    stack.start_redis()
+    restarted_at = time.monotonic()
+
+    def finished():
+        controller.tick()
+        return stack.run_row(run)["status"] in ("succeeded", "failed", "errored")
+
+    wait_for(finished, timeout=180, interval=0.3, what="the run requested during the outage to end")
+    recovered = time.monotonic() - restarted_at
+    row = stack.run_row(run)
+    assert row["status"] == "succeeded" and row["attempts"] == 1, row
+    assert len(controller.handled) == 1  # reconciled once: the job ran once
+    assert stack.procs["scheduler"].poll() is None and "reconnecting" in stack.log("scheduler")
+    health = wait_for(lambda: (h := requests.get(f"{stack.url}/healthz", timeout=30).json())["status"] == "ok" and h,
+                      timeout=120, what="/healthz to report ok again")
+    assert health["checks"]["scheduler"] == "ok" and health["checks"]["workers"] == "ok"
+    record("redis stopped, then restarted", outcome=row["status"], runs_lost=0, duplicates=0,
+           outage_seconds=round(restarted_at - stopped_at, 1), recover_seconds=round(recovered, 1))
+
+
+def test_worker_killed_during_an_exec_run(stack, simulator):
+    controller = FakeFluxController(simulator, "flux-system", "apps")
+    apps = stack.object_id("Kustomization", "flux-system", "apps")
+    web = stack.session()
+    run = stack.request_reconcile(web, apps)
+    # The run is mid-way: it annotated the object and waits for the controller (which is not answering yet).
+    wait_for(lambda: stack.run_row(run)["status"] == "running" and stack.sql(
+        "SELECT log FROM playbooks_playbookrun WHERE id = ?", run)[0][0].count("waiting for the controller"),
+        timeout=60, what="the run to be waiting for the controller")
+    horses = descendants(stack.procs["playbook-worker"].pid)
+    assert horses, "the job runs in a work horse below the worker"
+    stack.kill("playbook-worker")
+    killed_at = time.monotonic()
+    stack.start_playbook_worker()  # what run.sh's supervisor (or Kubernetes) does
+
+    def finished():
+        controller.tick()
+        return stack.run_row(run)["status"] in ("succeeded", "failed", "errored", "cancelled")
+
+    wait_for(finished, timeout=180, interval=0.3, what="the run to be retried and to end")
+    recovered = time.monotonic() - killed_at
+    row = stack.run_row(run)
+    assert row["status"] == "succeeded" and row["attempts"] == 2, row
+    assert stack.sql("SELECT COUNT(*) FROM controlplane_auditevent WHERE verb = 'run.retried'")[0][0] == 1
+    assert stack.sql("SELECT COUNT(*) FROM playbooks_playbookrun")[0][0] == 1
+    record("worker SIGKILLed during an exec run", outcome=row["status"], attempts=row["attempts"], runs_lost=0,
+           duplicates=0, recover_seconds=round(recovered, 1))
+
+
+def test_api_server_down_during_an_exec_run(stack, simulator):
+    apps = stack.object_id("Kustomization", "flux-system", "apps")
+    web = stack.session()
+    simulator.stop(save=False)
+    stopped_at = time.monotonic()
+    run = stack.request_reconcile(web, apps)
+    wait_for(lambda: stack.run_row(run)["status"] not in ("queued", "running"), timeout=120,
+             what="the run to end while the API server is down")
+    row = stack.run_row(run)
+    assert row["status"] == "failed" and "unreachable" in row["error"].lower() or "connect" in row["error"].lower(), \
+        row
+    page = web.get(f"{stack.url}/admin/graph/kubeobject/{apps}/change/", timeout=30)
+    assert page.status_code == 200  # the mirror is still shown
+    record("API server down", outcome=row["status"], runs_lost=0, duplicates=0,
+           seconds_to_clear_error=round(time.monotonic() - stopped_at, 1))
