@@ -112,23 +112,18 @@ class Stack:
         self.procs[name] = proc
         return proc
 
-    def start_worker(self) -> None:
-        self.start("worker", sys.executable, "manage.py", "rqworker", "high", "default", "low", "--with-scheduler",
-                   "--worker-ttl", "60")
+    def supervised(self, name: str, *command: str) -> subprocess.Popen:
+        """Run ``command`` under scripts/run.sh's own supervisor (restarted with backoff when it dies)."""
+        return self.start(name, "bash", "-c", 'source scripts/lib.sh && supervise "$@"', "supervise", name, *command)
 
-    def start_playbook_worker(self) -> None:
-        self.start("playbook-worker", sys.executable, "manage.py", "rqworker", "playbooks", "--worker-ttl", "60")
-
-    def kill(self, name: str) -> None:
-        """SIGKILL the process and all its descendants at once (a node dying, the OOM killer). RQ's work horse runs
-        in a session of its own, so a process-group kill would miss it."""
-        proc = self.procs[name]
-        for pid in [proc.pid, *descendants(proc.pid)]:
+    def kill_supervised(self, name: str) -> None:
+        """SIGKILL what the supervisor runs and all its descendants at once (the OOM killer, kill -9). RQ's work
+        horse runs in a session of its own, so a process-group kill would miss it. The supervisor survives."""
+        for pid in descendants(self.procs[name].pid):
             try:
                 os.kill(pid, signal.SIGKILL)
             except ProcessLookupError:
                 pass
-        proc.wait(timeout=10)
 
     def log(self, name: str) -> str:
         return (self.dir / f"{name}.log").read_text(errors="replace")
@@ -144,9 +139,10 @@ class Stack:
         self.manage("sync", "--cluster", "c")
         self.start("web", str(Path(sys.executable).parent / "gunicorn"), "controlplane.wsgi", "--bind",
                    f"127.0.0.1:{self.web_port}", "--workers", "2", "--timeout", "60")
-        self.start_worker()
-        self.start_playbook_worker()
-        self.start("scheduler", sys.executable, "manage.py", "scheduler")
+        self.supervised("worker", sys.executable, "manage.py", "rqworker", "high", "default", "low",
+                        "--with-scheduler", "--worker-ttl", "60")
+        self.supervised("playbook-worker", sys.executable, "manage.py", "rqworker", "playbooks", "--worker-ttl", "60")
+        self.supervised("scheduler", sys.executable, "manage.py", "scheduler")
 
         def web_up():
             try:
@@ -157,6 +153,7 @@ class Stack:
         wait_for(web_up, timeout=120, what="gunicorn to answer")
 
     def stop(self) -> None:
+        leftovers = [pid for proc in self.procs.values() for pid in descendants(proc.pid)]
         for proc in self.procs.values():
             if proc.poll() is None:
                 os.killpg(proc.pid, signal.SIGTERM)
@@ -165,6 +162,11 @@ class Stack:
                 proc.wait(timeout=15)
             except subprocess.TimeoutExpired:
                 os.killpg(proc.pid, signal.SIGKILL)
+        for pid in leftovers:  # work horses run in sessions of their own
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
         if self.redis and self.redis.poll() is None:
             self.redis.terminate()
             self.redis.wait(timeout=15)
