@@ -34,6 +34,12 @@ class JobFailed(Exception):
     """An expected failure: the run ends as *failed* with this message (no traceback)."""
 
 
+class RetryLater(Exception):
+    """A dependency did not answer (GitHub down, …): the run goes back to *queued* and is tried again with
+    exponential backoff (15 s doubling to 5 min) by the sweep, up to FLUXPLANE_RUN_MAX_RETRIES times, then fails
+    with this message. Only raised by jobs that resume from their last durable step."""
+
+
 class JobRunner:
     """Base class for jobs. Subclasses set ``name`` and ``model`` and implement :meth:`run`.
 
@@ -84,6 +90,8 @@ def execute(runner_name: str, run_pk: int) -> str:  # noqa: C901 - one linear li
                 result = runner.run()
         except JobFailed as exc:
             return finish(run, RunStatus.FAILED, error=str(exc))
+        except RetryLater as exc:
+            return retry_later(run, str(exc))
         except Exception as exc:  # noqa: BLE001 - a crash must end the run as errored, whatever it was
             logger.exception("run %s crashed", run.run_reference)
             return finish(run, RunStatus.ERRORED, error=f"{type(exc).__name__}: {exc}", tb=traceback.format_exc())
@@ -139,6 +147,24 @@ def finish(run: Run, status: str, *, result: Any = None, error: str = "", tb: st
     return status
 
 
+def retry_later(run: Run, why: str) -> str:
+    """Put a running run back in the queue for a later attempt (see :class:`RetryLater`), or fail it for good."""
+    limit = settings.FLUXPLANE_RUN_MAX_RETRIES
+    if run.attempts > limit:
+        return finish(run, RunStatus.FAILED, error=f"{why} (gave up after {run.attempts} attempts)")
+    delay = min(15 * 2 ** (run.attempts - 1), 300)
+    # enqueued_at in the future on a queued row means "not before": requeue_orphaned_runs waits for it.
+    not_before = timezone.now() + timezone.timedelta(seconds=delay)
+    if not type(run).objects.filter(pk=run.pk, status=RunStatus.RUNNING).update(
+            status=RunStatus.QUEUED, enqueued_at=not_before, heartbeat_at=None):
+        run.refresh_from_db()
+        return run.status
+    run.refresh_from_db()
+    run.append_log(f"{why}; trying again in {delay} s (attempt {run.attempts + 1} of {limit + 1})", "warning")
+    AuditEvent.record("run.retried", run, message=why)
+    return run.status
+
+
 def sweep_stale_runs(stale_after_seconds: int) -> int:
     """Recover runs whose worker died: *running* with no heartbeat for ``stale_after_seconds``.
 
@@ -152,7 +178,7 @@ def sweep_stale_runs(stale_after_seconds: int) -> int:
     stale = Q(heartbeat_at__lt=cutoff) | Q(heartbeat_at__isnull=True, started_at__lt=cutoff)
     swept = 0
     for model in apps.get_models():
-        if not issubclass(model, Run):
+        if not issubclass(model, Run) or model._meta.proxy:  # a proxy (the approvals inbox) is its base table
             continue
         for run in model.objects.filter(stale, status=RunStatus.RUNNING):
             why = f"no heartbeat for {stale_after_seconds}s: the worker running it stopped"
@@ -193,9 +219,10 @@ def requeue_orphaned_runs(older_than_seconds: int = 60) -> int:
     connection = django_rq.get_connection("default")
     requeued = 0
     for model in apps.get_models():
-        if not issubclass(model, Run):
+        if not issubclass(model, Run) or model._meta.proxy:  # a proxy (the approvals inbox) is its base table
             continue
-        for run in model.objects.filter(status=RunStatus.QUEUED, created_at__lt=cutoff):
+        due = Q(enqueued_at__isnull=True) | Q(enqueued_at__lte=timezone.now())  # a future one waits (retry_later)
+        for run in model.objects.filter(due, status=RunStatus.QUEUED, created_at__lt=cutoff):
             if not _job_is_pending(rq_job_id(run), connection) and enqueue_run(run):
                 requeued += 1
                 logger.info("re-enqueued orphaned run %s", run.run_reference)

@@ -203,6 +203,11 @@ class GitOpsPlaybook(Playbook):
                            fields: dict) -> dict:
         run = self.run
         title = f"{self.title}: {change.summary}"[:250]
+        # Durable step: the pushed branch is on the run before the provider is asked for anything, so a provider
+        # outage leaves a run that says which branch waits for its pull request (and a retry reuses it).
+        for name, value in fields.items():
+            setattr(run, name, value)
+        run.save(update_fields=list(fields))
         if ctx.connection.provider == GitConnection.Provider.GITHUB:
             provider = GitHubProvider(ctx.connection.github_full_name, ctx.connection.resolve_token(),
                                       ctx.connection.base_branch, ctx.connection.api_url or "")
