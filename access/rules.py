@@ -67,8 +67,23 @@ def ancestors(obj: Model) -> set[int]:
     return found
 
 
+def same_identity(object_ids: Iterable[int]) -> set[int]:
+    """The given rows plus every row of the same Kubernetes object by identity (cluster, API group, kind, namespace,
+    name). An object deleted and re-created (a cluster rebuilt, a Kustomization pruned and applied again) gets a new
+    uid and so a new mirror row; grants are kept on the row they were given on, and follow the identity, as a user
+    expects of a grant on "Kustomization flux-system/apps" (docs/permissions.md)."""
+    ids = set(object_ids)
+    if not ids:
+        return ids
+    condition = Q(pk__in=[])
+    for cluster_id, group, kind, namespace, name in _objects().filter(pk__in=ids).values_list(
+            "cluster_id", "api_group", "kind", "namespace", "name"):
+        condition |= Q(cluster_id=cluster_id, api_group=group, kind=kind, namespace=namespace, name=name)
+    return ids | set(_objects().filter(condition).values_list("pk", flat=True))
+
+
 def _granted_on(user, verb: str, object_ids: Iterable[int]) -> bool:
-    ids = list(object_ids)
+    ids = list(same_identity(object_ids))
     if not ids:
         return False
     direct = KubeObjectUserPermission.objects.filter(
@@ -155,7 +170,7 @@ def visible_filter(user, verb: str = VIEW) -> Q | None:
         return Q(pk__in=[])
     if has_global(user, verb):
         return None
-    roots = granted_object_ids(user, verb)
+    roots = same_identity(granted_object_ids(user, verb))
     if not roots:
         return Q(pk__in=[])
     root_rows = list(_objects().filter(pk__in=roots).values_list("pk", "cluster_id", "kind", "name"))
