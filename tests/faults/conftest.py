@@ -132,6 +132,8 @@ class Stack:
         self.start_redis()
         self.manage("migrate", "--noinput", "-v", "0")
         self.manage("collectstatic", "--noinput", "-v", "0")
+        # The processes share one SQLite file: WAL mode, set by the settings on every connection, persists in it.
+        assert self.sql("PRAGMA journal_mode") == [("wal",)]
         login = self.manage("ensure_admin")
         self.username, self.password = re.search(r"login: (\S+) / (\S+)", login).groups()
         self.manage("shell", "-c", "from controlplane.models import Cluster; Cluster.objects.create(name='c', "

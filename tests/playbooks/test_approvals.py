@@ -148,3 +148,20 @@ def test_the_dashboard_lists_approvals_waiting_for_me(tree, people, django_captu
     client.force_login(requester)
     body = client.get(reverse("admin:index")).content.decode()
     assert "Your recent runs" in body and "pending approval" in body
+
+
+def test_an_administrator_cancels_a_stuck_running_run_from_its_page(tree, people, make_user, client,  # noqa: F811
+                                                                    django_capture_on_commit_callbacks):
+    requester, _approver, _ = people
+    run = request(tree, requester, django_capture_on_commit_callbacks)
+    PlaybookRun.objects.filter(pk=run.pk).update(status=PlaybookRunStatus.RUNNING, started_at=timezone.now())
+    with pytest.raises(ValidationError, match="running run cannot be cancelled"):
+        PlaybookRun.objects.get(pk=run.pk).cancel(requester)  # only an administrator ends a running run
+    admin = make_user("root", superuser=True)
+    client.force_login(admin)
+    page = client.get(reverse("admin:playbooks_playbookrun_change", args=[run.pk]))
+    assert reverse("admin:playbooks_cancel", args=[run.pk]) in page.content.decode()
+    client.post(reverse("admin:playbooks_cancel", args=[run.pk]))
+    run.refresh_from_db()
+    assert run.status == PlaybookRunStatus.CANCELLED
+    assert AuditEvent.objects.filter(verb="run.cancelled", actor_username="root").exists()
