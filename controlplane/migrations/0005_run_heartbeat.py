@@ -6,12 +6,12 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('playbooks', '0002_playbookrun_branch_playbookrun_change_state_and_more'),
+        ('controlplane', '0004_cluster_kubeconfig_secrets'),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='playbookrun',
+            model_name='systemrun',
             name='heartbeat_at',
             field=models.DateTimeField(blank=True, help_text='last sign of life from the worker running it (every few seconds)', null=True),
         ),

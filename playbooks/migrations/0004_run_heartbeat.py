@@ -6,12 +6,12 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('controlplane', '0003_alter_gitconnection_provider'),
+        ('playbooks', '0003_playbookrun_rendered_diff'),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='systemrun',
+            model_name='playbookrun',
             name='heartbeat_at',
             field=models.DateTimeField(blank=True, help_text='last sign of life from the worker running it (every few seconds)', null=True),
         ),
