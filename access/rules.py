@@ -12,6 +12,7 @@ from collections.abc import Iterable
 
 from django.apps import apps
 from django.db.models import Model, Q, QuerySet
+from django.http import Http404
 
 from access.models import KubeObjectGroupPermission, KubeObjectUserPermission
 
@@ -66,8 +67,23 @@ def ancestors(obj: Model) -> set[int]:
     return found
 
 
+def same_identity(object_ids: Iterable[int]) -> set[int]:
+    """The given rows plus every row of the same Kubernetes object by identity (cluster, API group, kind, namespace,
+    name). An object deleted and re-created (a cluster rebuilt, a Kustomization pruned and applied again) gets a new
+    uid and so a new mirror row; grants are kept on the row they were given on, and follow the identity, as a user
+    expects of a grant on "Kustomization flux-system/apps" (docs/permissions.md)."""
+    ids = set(object_ids)
+    if not ids:
+        return ids
+    condition = Q(pk__in=[])
+    for cluster_id, group, kind, namespace, name in _objects().filter(pk__in=ids).values_list(
+            "cluster_id", "api_group", "kind", "namespace", "name"):
+        condition |= Q(cluster_id=cluster_id, api_group=group, kind=kind, namespace=namespace, name=name)
+    return ids | set(_objects().filter(condition).values_list("pk", flat=True))
+
+
 def _granted_on(user, verb: str, object_ids: Iterable[int]) -> bool:
-    ids = list(object_ids)
+    ids = list(same_identity(object_ids))
     if not ids:
         return False
     direct = KubeObjectUserPermission.objects.filter(
@@ -154,7 +170,7 @@ def visible_filter(user, verb: str = VIEW) -> Q | None:
         return Q(pk__in=[])
     if has_global(user, verb):
         return None
-    roots = granted_object_ids(user, verb)
+    roots = same_identity(granted_object_ids(user, verb))
     if not roots:
         return Q(pk__in=[])
     root_rows = list(_objects().filter(pk__in=roots).values_list("pk", "cluster_id", "kind", "name"))
@@ -203,3 +219,36 @@ def can_view_run(user, run) -> bool:
     if user.has_perm(f"{opts.app_label}.view_{opts.model_name}") or run.requested_by_id == user.pk:
         return True
     return run.target is not None and can_view(user, run.target)
+
+
+def reachable_filter(user, verb: str = VIEW) -> Q | None:
+    """Objects whose existence the user may learn: those they may view, or hold ``verb`` on (someone granted only
+    ``silence`` on a subtree still silences it). None means everything."""
+    seen, acting = visible_filter(user, VIEW), visible_filter(user, verb) if verb != VIEW else None
+    if seen is None or (verb != VIEW and acting is None):
+        return None
+    return seen if acting is None else seen | acting
+
+
+def reachable_objects(user, queryset: QuerySet, verb: str = VIEW) -> QuerySet:
+    """Restrict a KubeObject queryset to the objects the user may learn exist (see :func:`reachable_filter`).
+
+    Every endpoint that takes object ids from a request (bulk actions' ``_selected_action``, graph roots, start
+    pages) goes through this, so an id outside the user's grants reads exactly like an id that does not exist.
+    """
+    condition = reachable_filter(user, verb)
+    return queryset if condition is None else queryset.filter(condition)
+
+
+def object_or_404(user, object_id, verb: str = VIEW, **filters) -> Model:
+    """The mirrored object ``object_id`` when the user may view it or holds ``verb`` on it; otherwise Http404 with
+    the same message as for an id that does not exist. The caller still checks ``verb`` (a 403 then only says
+    "not allowed" about an object the user can see anyway)."""
+    try:
+        pk = int(object_id)
+    except (TypeError, ValueError):
+        raise Http404("No such object") from None
+    obj = _objects().filter(pk=pk, **filters).first()
+    if obj is None or not (can_view(user, obj) or (verb != VIEW and has_verb(user, verb, obj))):
+        raise Http404("No such object")
+    return obj

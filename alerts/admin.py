@@ -188,7 +188,7 @@ class SilenceAdmin(admin.ModelAdmin):
 
     def new_view(self, request, object_id: int):
         """The create form with a preview of the covered resources and the firing alerts it would silence."""
-        target = get_object_or_404(KubeObject, pk=object_id, deleted_at__isnull=True)
+        target = rules.object_or_404(request.user, object_id, rules.SILENCE, deleted_at__isnull=True)
         if not rules.can_silence(request.user, target):
             raise PermissionDenied
         form = SilenceForm(request.POST if request.method == "POST" else None)
@@ -230,8 +230,14 @@ class SilenceAdmin(admin.ModelAdmin):
         }
         return TemplateResponse(request, "admin/alerts/silence_detail.html", context)
 
-    def update_view(self, request, silence_id: int):
+    def _silence_or_404(self, request, silence_id: int) -> Silence:
         silence = get_object_or_404(Silence, pk=silence_id)
+        if not self.has_view_permission(request, silence) and not _may_change(request.user, silence):
+            raise Http404("No such silence")  # as for an id that does not exist
+        return silence
+
+    def update_view(self, request, silence_id: int):
+        silence = self._silence_or_404(request, silence_id)
         form = SilenceChangeForm(request.POST)
         if not form.is_valid():
             messages.error(request, "; ".join(f"{k}: {' '.join(v)}" for k, v in form.errors.items()))
@@ -246,7 +252,7 @@ class SilenceAdmin(admin.ModelAdmin):
         return HttpResponseRedirect(reverse("admin:alerts_silence_change", args=[silence.pk]))
 
     def expire_view(self, request, silence_id: int):
-        silence = get_object_or_404(Silence, pk=silence_id)
+        silence = self._silence_or_404(request, silence_id)
         if silence.expire(request.user, message=f"ended early by {request.user.get_username()}"):
             messages.success(request, f"{silence} ended.")
         return HttpResponseRedirect(reverse("admin:alerts_silence_change", args=[silence.pk]))

@@ -100,3 +100,14 @@ def redis_url_with_db(url: str, db: int | None) -> str:
     scheme, sep, rest = base.partition("://")
     host = rest.split("/", 1)[0]
     return f"{scheme}{sep}{host}/{db}"
+
+
+def with_query(url: str, **params) -> str:
+    """``url`` with query parameters added unless already present (e.g. redis-py's connection options)."""
+    from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    query = dict(parse_qsl(parts.query))
+    for key, value in params.items():
+        query.setdefault(key, str(value))
+    return urlunsplit(parts._replace(query=urlencode(query)))

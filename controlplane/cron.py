@@ -14,7 +14,8 @@ from graph.jobs import sync_due_clusters
 from jit.jobs import sweep_access_grants
 from playbooks.jobs import expire_pending_runs, track_changes
 
-cron.register(sweep_runs_job, queue_name="low", interval=120, name="sweep-runs")
+# Every 15 s: with heartbeats every 10 s and a 45 s limit, a run whose worker died is recovered within a minute.
+cron.register(sweep_runs_job, queue_name="low", interval=15, name="sweep-runs")
 # Each cluster has its own interval (Cluster.sync_interval_seconds); this tick only checks which are due.
 cron.register(sync_due_clusters, queue_name="default", interval=30, name="sync-due-clusters")
 cron.register(expire_pending_runs, queue_name="low", interval=300, name="expire-pending-runs")

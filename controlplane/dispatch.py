@@ -41,8 +41,10 @@ def registered_runners(model: type | None = None) -> dict[str, type]:
 
 
 def rq_job_id(run) -> str:
-    # Deterministic: enqueueing the same row twice replaces the job instead of creating a second one.
-    return f"fluxplane-{run._meta.app_label}-{run._meta.model_name}-{run.pk}"
+    # Deterministic: enqueueing the same row twice replaces the job instead of creating a second one. A retry after
+    # a crash gets its own id per attempt: RQ may still mark the dead attempt's job failed while the retry waits.
+    base = f"fluxplane-{run._meta.app_label}-{run._meta.model_name}-{run.pk}"
+    return f"{base}-retry{run.attempts}" if run.attempts else base
 
 
 def enqueue_run(run, depends_on: str | None = None) -> bool:

@@ -23,6 +23,7 @@ class PingRunner(JobRunner):
     model = SystemRun
     queue = "high"
     description = "Check that the worker, the database and Redis answer"
+    retry_after_crash = True
 
     def run(self) -> dict[str, Any]:
         self.log(f"worker {socket.gethostname()} picked up the job")
@@ -60,5 +61,5 @@ def sweep_runs_job() -> dict[str, int]:
     with context.work_context(context.Origin.JOB, request_id="cron:sweep-runs"):
         return {
             "stale": sweep_stale_runs(settings.FLUXPLANE_RUN_STALE_AFTER_SECONDS),
-            "requeued": requeue_orphaned_runs(),
+            "requeued": requeue_orphaned_runs(settings.FLUXPLANE_RUN_REQUEUE_AFTER_SECONDS),
         }

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import dj_database_url
 
-from controlplane.config import Env, demo_secret_key, require
+from controlplane.config import Env, demo_secret_key, require, with_query
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 env = Env(os.environ)
@@ -91,6 +91,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "controlplane.context_processors.degraded",
             ],
         },
     },
@@ -105,6 +106,15 @@ DATABASES = {
         conn_health_checks=True,
     )
 }
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # The demo's SQLite is shared by web, workers, scheduler and watcher: WAL lets readers run beside the writer,
+    # IMMEDIATE transactions take the write lock up front (no deadlocked upgrade), and a writer waits up to the
+    # busy timeout for the lock instead of failing with "database is locked".
+    DATABASES["default"].setdefault("OPTIONS", {}).update({
+        "timeout": env.int("FLUXPLANE_SQLITE_BUSY_TIMEOUT_SECONDS", 20),
+        "transaction_mode": "IMMEDIATE",
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+    })
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTHENTICATION_BACKENDS = [
@@ -139,28 +149,44 @@ if not REDIS_URL:
     if not RELAXED:
         require(env, "REDIS_URL", "the job queue needs Redis, e.g. redis://redis:6379/0")
     REDIS_URL = f"redis://127.0.0.1:{env.int('FLUXPLANE_EMBEDDED_REDIS_PORT', 6390)}/0"
+# An unreachable Redis must fail fast (pages degrade, the sweep retries), not hang a web worker on connect.
+REDIS_CONNECT_TIMEOUT = env.int("FLUXPLANE_REDIS_CONNECT_TIMEOUT_SECONDS", 2)
 
 # Shared by every web process: rendered graph SVGs (keyed by content hash) and other derived data.
 CACHES = {
     "default": {
-        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        # Falls back to a per-process memory cache while Redis is down (controlplane.cache).
+        "BACKEND": "controlplane.cache.FallbackRedisCache",
         "LOCATION": REDIS_URL,
+        "OPTIONS": {"socket_connect_timeout": REDIS_CONNECT_TIMEOUT, "socket_timeout": 5},
         "KEY_PREFIX": "fluxplane",
         "TIMEOUT": 3600,
     }
 }
 
+# "playbooks" holds playbook runs, which may wait minutes for a controller: its own worker keeps them from delaying
+# user actions, syncs and the periodic sweeps (scripts/run.sh and the chart start one).
 RQ_QUEUES = {
-    name: {"URL": REDIS_URL, "DEFAULT_TIMEOUT": timeout}
-    for name, timeout in (("high", 900), ("default", 1800), ("low", 3600))
+    name: {"URL": with_query(REDIS_URL, socket_connect_timeout=REDIS_CONNECT_TIMEOUT, health_check_interval=30),
+           "DEFAULT_TIMEOUT": timeout}
+    for name, timeout in (("high", 900), ("playbooks", 1800), ("default", 1800), ("low", 3600))
 }
 # Jobs are enqueued when the surrounding transaction commits, so a worker never sees a Run row that does not
 # exist yet (tests override this to "auto").
 RQ = {"COMMIT_MODE": env.str("FLUXPLANE_RQ_COMMIT_MODE", "on_db_commit")}
 RQ_SHOW_ADMIN_LINK = False  # registered by controlplane.admin behind a permission check instead
 
-# Runs stuck in "running" longer than this (worker killed, machine rebooted) are marked errored by a sweep.
-FLUXPLANE_RUN_STALE_AFTER_SECONDS = env.int("FLUXPLANE_RUN_STALE_AFTER_SECONDS", 3600)
+# A running job's worker writes a heartbeat on its Run row every FLUXPLANE_RUN_HEARTBEAT_SECONDS; a run without one
+# for FLUXPLANE_RUN_STALE_AFTER_SECONDS (worker killed, machine rebooted) is retried by the sweep when its job is
+# safe to repeat (up to FLUXPLANE_RUN_MAX_ATTEMPTS attempts), else ended as errored.
+FLUXPLANE_RUN_HEARTBEAT_SECONDS = env.int("FLUXPLANE_RUN_HEARTBEAT_SECONDS", 10)
+FLUXPLANE_RUN_STALE_AFTER_SECONDS = env.int("FLUXPLANE_RUN_STALE_AFTER_SECONDS", 45)
+FLUXPLANE_RUN_MAX_ATTEMPTS = env.int("FLUXPLANE_RUN_MAX_ATTEMPTS", 3)
+# A run whose provider (GitHub …) did not answer is tried again with backoff (15 s doubling to 5 min) this many times.
+FLUXPLANE_RUN_MAX_RETRIES = env.int("FLUXPLANE_RUN_MAX_RETRIES", 8)
+# A queued run whose job is not in Redis this long after it was created (Redis was down, or lost its data) is
+# enqueued by the sweep; the delay leaves the on-commit enqueue time to happen.
+FLUXPLANE_RUN_REQUEUE_AFTER_SECONDS = env.int("FLUXPLANE_RUN_REQUEUE_AFTER_SECONDS", 30)
 FLUXPLANE_AUDIT_EXPORT_LIMIT = env.int("FLUXPLANE_AUDIT_EXPORT_LIMIT", 100_000)
 
 # Security. Production defaults are strict; TLS termination in front of Fluxplane is expected.

@@ -21,7 +21,11 @@ case "$role" in
     exec gunicorn controlplane.wsgi --bind "0.0.0.0:${FLUXPLANE_PORT:-8000}" \
       --workers "${FLUXPLANE_WEB_WORKERS:-3}" --access-logfile - "$@" ;;
   # --worker-ttl 60: RQ heartbeats (and so the heartbeat file) at least every 45 s while idle.
-  worker) exec python manage.py rqworker high default low --with-scheduler \
+  # FLUXPLANE_WORKER_QUEUES picks the queues; a pod running only "playbooks" (role playbook-worker) keeps long
+  # playbook waits away from the queues cron jobs use (docs/operations.md).
+  worker) exec python manage.py rqworker ${FLUXPLANE_WORKER_QUEUES:-high default low playbooks} --with-scheduler \
+      --worker-class controlplane.rqworker.HeartbeatWorker --worker-ttl 60 "$@" ;;
+  playbook-worker) exec python manage.py rqworker playbooks \
       --worker-class controlplane.rqworker.HeartbeatWorker --worker-ttl 60 "$@" ;;
   scheduler) exec python manage.py scheduler "$@" ;;
   watcher) exec python manage.py watch_clusters "$@" ;;
@@ -36,5 +40,5 @@ case "$role" in
     [ "$age" -le "$max_age" ] || { echo "last heartbeat ${age}s ago (limit ${max_age}s): $file" >&2; exit 1; }
     ;;
   manage) exec python manage.py "$@" ;;
-  *) echo "entrypoint: unknown role '$role' (use web, worker, scheduler, watcher, migrate, wait-for-schema, alive or manage)" >&2; exit 64 ;;
+  *) echo "entrypoint: unknown role '$role' (use web, worker, playbook-worker, scheduler, watcher, migrate, wait-for-schema, alive or manage)" >&2; exit 64 ;;
 esac

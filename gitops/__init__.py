@@ -14,6 +14,7 @@ from .errors import (
     NotEditable,
     PathEscape,
     ProviderError,
+    ProviderUnavailable,
     PushConflict,
 )
 from .locate import KustomizationRef, Location, ObjectRef, locate
@@ -21,5 +22,6 @@ from .yamledit import Change
 
 __all__ = [
     "Change", "GitCommandError", "GitOpsError", "InvalidInput", "KustomizationRef", "Location", "MergeConflict",
-    "NotEditable", "ObjectRef", "PathEscape", "ProviderError", "PushConflict", "locate",
+    "NotEditable", "ObjectRef", "PathEscape", "ProviderError", "ProviderUnavailable", "PushConflict",
+    "locate",
 ]

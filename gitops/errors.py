@@ -49,3 +49,7 @@ class MergeConflict(GitOpsError):
 
 class ProviderError(GitOpsError):
     """The git hosting provider (GitHub …) refused or failed a request."""
+
+
+class ProviderUnavailable(ProviderError):
+    """The provider did not answer (connection refused, timeout, 5xx): the same request may succeed later."""

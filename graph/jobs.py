@@ -27,6 +27,7 @@ class SyncRunner(JobRunner):
     model = SystemRun
     queue = "high"
     description = "Sync clusters into the graph now"
+    retry_after_crash = True  # a sync is idempotent
 
     def run(self) -> dict:
         name = (self.run_row.parameters or {}).get("cluster")

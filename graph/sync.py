@@ -10,6 +10,7 @@ number of objects: rows travel to the database in chunks of one JSON parameter e
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -37,7 +38,10 @@ from graph.signals import mirror_synced
 
 logger = logging.getLogger(__name__)
 
-LOCK_TIMEOUT = 600
+# The sync lock carries an owner token (only its holder releases or extends it) and a short TTL that a thread renews
+# while the sync runs: a killed sync frees its cluster within LOCK_TIMEOUT instead of blocking syncs for minutes.
+LOCK_TIMEOUT = 60
+LOCK_RENEW_SECONDS = 15
 _UPDATE_FIELDS = [
     "api_group", "api_version", "kind", "family", "namespace", "name", "labels", "annotations", "spec", "status",
     "owner_references", "events", "resource_version", "generation", "observed_generation", "suspended",
@@ -266,9 +270,18 @@ def mirror_changed(cluster: Cluster) -> None:
 
 
 def lock_for(cluster_pk: int):
-    """A Redis lock per cluster so two workers never sync the same cluster at once."""
+    """A Redis lock per cluster so two workers never sync the same cluster at once (token not thread-local, so the
+    renewing thread may extend it)."""
     return django_rq.get_connection("default").lock(f"fluxplane:sync:{cluster_pk}", timeout=LOCK_TIMEOUT,
-                                                    blocking=False)
+                                                    blocking=False, thread_local=False)
+
+
+def _renew(lock, stop: threading.Event) -> None:
+    while not stop.wait(LOCK_RENEW_SECONDS):
+        try:
+            lock.reacquire()  # back to the full TTL; fails if the token is not ours any more
+        except Exception as exc:  # noqa: BLE001 - the sync goes on; at worst a second sync overlaps (idempotent)
+            logger.warning("could not renew the sync lock %s: %s", lock.name, exc)
 
 
 def sync_cluster_locked(cluster_pk: int, progress: Callable[[str], None] = lambda _msg: None,
@@ -278,9 +291,14 @@ def sync_cluster_locked(cluster_pk: int, progress: Callable[[str], None] = lambd
     lock = lock_for(cluster_pk)
     if not lock.acquire(blocking=wait > 0, blocking_timeout=wait or None):
         raise SyncInProgress(f"cluster {cluster.name} is being synced by another worker")
+    stop = threading.Event()
+    renewer = threading.Thread(target=_renew, args=(lock, stop), name=f"sync-lock-{cluster_pk}", daemon=True)
+    renewer.start()
     try:
         return sync_cluster(cluster, progress, keep_unowned=keep_unowned)
     finally:
+        stop.set()
+        renewer.join(timeout=5)
         release(lock)
 
 

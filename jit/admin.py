@@ -6,7 +6,7 @@ from __future__ import annotations
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import HttpResponseRedirect
+from django.http import Http404, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -16,7 +16,6 @@ from django.views.decorators.http import require_POST
 from access import rules as access_rules
 from access.jit import policy, rules
 from access.jit.models import OPEN_STATES, AccessGrant, ActiveAccessGrant, GrantState, MyAccessGrant, SubjectKind
-from graph.models import KubeObject
 from jit.playbook import RequestNamespaceAccess, extension_initial, request_access
 
 
@@ -115,11 +114,12 @@ class AccessGrantAdmin(_GrantAdminBase):
 
     def request_view(self, request, namespace_id: int, initial: dict | None = None, extends: AccessGrant | None = None):
         """The request form on a Flux-managed namespace; POST validates with the policy and creates the request."""
-        namespace = get_object_or_404(KubeObject, pk=namespace_id, kind="Namespace")
+        namespace = access_rules.object_or_404(request.user, namespace_id, access_rules.REQUEST_ACCESS,
+                                               kind="Namespace")
         if not RequestNamespaceAccess.enabled() or not access_rules.can_request_access(request.user, namespace):
             raise PermissionDenied
         if extends is None and request.POST.get("extends", "").isdigit():
-            extends = get_object_or_404(AccessGrant, pk=int(request.POST["extends"]))
+            extends = self._grant_or_404(request, int(request.POST["extends"]))
             if not rules.can_extend(request.user, extends):
                 raise PermissionDenied
         bound = request.method == "POST" and "reason" in request.POST
@@ -145,9 +145,16 @@ class AccessGrantAdmin(_GrantAdminBase):
                    "roles": [policy.roles()[r] for r in policy.roles_for_namespace(namespace.name)]}
         return TemplateResponse(request, "admin/access/accessgrant/request.html", context)
 
-    def revoke_view(self, request, grant_id: int):
+    def _grant_or_404(self, request, grant_id: int) -> AccessGrant:
+        """A grant the user may see; any other id reads as one that does not exist."""
         grant = get_object_or_404(AccessGrant, pk=grant_id)
-        if not rules.can_view(request.user, grant) or not rules.can_revoke(request.user, grant):
+        if not rules.can_view(request.user, grant):
+            raise Http404("No such access grant")
+        return grant
+
+    def revoke_view(self, request, grant_id: int):
+        grant = self._grant_or_404(request, grant_id)
+        if not rules.can_revoke(request.user, grant):
             raise PermissionDenied
         try:
             rules.revoke(grant, request.user, request.POST.get("reason", "").strip())
@@ -159,7 +166,7 @@ class AccessGrantAdmin(_GrantAdminBase):
 
     def extend_view(self, request, grant_id: int):
         """An extension is a new request (approved again) pre-filled from the grant."""
-        grant = get_object_or_404(AccessGrant, pk=grant_id)
+        grant = self._grant_or_404(request, grant_id)
         if not rules.can_extend(request.user, grant):
             raise PermissionDenied
         return self.request_view(request, grant.namespace_object_id, initial=extension_initial(grant), extends=grant)

@@ -10,7 +10,7 @@ import uuid
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
-from django.http import HttpResponseRedirect
+from django.http import Http404, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -118,9 +118,10 @@ class PlaybookRunAdmin(RunAdminMixin, admin.ModelAdmin):
         extra = {
             "can_decide": run is not None and run.status == PlaybookRunStatus.PENDING_APPROVAL and rules.can_approve(
                 request.user, run),
-            "can_cancel": run is not None and run.status in (PlaybookRunStatus.PENDING_APPROVAL,
-                                                             PlaybookRunStatus.QUEUED)
-            and (run.requested_by_id == request.user.pk or request.user.is_superuser),
+            "can_cancel": run is not None and (
+                (run.status in (PlaybookRunStatus.PENDING_APPROVAL, PlaybookRunStatus.QUEUED)
+                 and (run.requested_by_id == request.user.pk or request.user.is_superuser))
+                or (run.status == PlaybookRunStatus.RUNNING and request.user.is_superuser)),
             "is_requester": run is not None and run.requested_by_id == request.user.pk,
         }
         return super().change_view(request, object_id, form_url, {**(extra_context or {}), **extra})
@@ -149,7 +150,7 @@ class PlaybookRunAdmin(RunAdminMixin, admin.ModelAdmin):
         """The parameter form of one playbook on one object; POST creates the run. GitOps playbooks first show
         the exact diff (computed in a working copy) and only a confirmation of that same diff creates the run."""
         playbook = self._playbook(playbook)
-        target = get_object_or_404(KubeObject, pk=object_id)
+        target = rules.object_or_404(request.user, object_id, playbook.verb)  # invisible reads as non-existent
         if not playbook.applies_to(target) or not playbook.allowed(request.user, target):
             raise PermissionDenied
         if hasattr(playbook, "start_url"):  # a playbook with its own request form (e.g. namespace access)
@@ -198,8 +199,12 @@ class PlaybookRunAdmin(RunAdminMixin, admin.ModelAdmin):
         playbook = self._playbook(playbook)
         if request.method != "POST":
             raise PermissionDenied("bulk playbooks are started from a list page")
-        ids = [int(i) for i in request.POST.getlist("_selected_action") if str(i).isdigit()]
-        objects = order_for_bulk(list(KubeObject.objects.filter(pk__in=ids)), playbook.bulk_dependencies_first)
+        ids = [int(i) for i in request.POST.getlist("_selected_action") if str(i).isdigit()][:10_000]
+        # Ids outside the user's grants are dropped exactly like ids that do not exist: no name, kind or namespace
+        # of an invisible object is ever shown (access.rules.reachable_objects).
+        selected = rules.reachable_objects(request.user, KubeObject.objects.filter(pk__in=ids), playbook.verb)
+        objects = order_for_bulk(list(selected), playbook.bulk_dependencies_first)
+        ids = [obj.pk for obj in objects]
         rows = []
         for obj in objects:
             if not playbook.applies_to(obj):
@@ -229,8 +234,15 @@ class PlaybookRunAdmin(RunAdminMixin, admin.ModelAdmin):
                    "form": form, "ids": ids}
         return TemplateResponse(request, "admin/playbooks/bulk_confirm.html", context)
 
-    def decide_view(self, request, run_id: int):
+    def _run_or_404(self, request, run_id: int, *, deciding: bool = False) -> PlaybookRun:
+        """A run the user may see (or decide): any other id reads as one that does not exist."""
         run = get_object_or_404(PlaybookRun, pk=run_id)
+        if not self.has_view_permission(request, run) and not (deciding and rules.can_approve(request.user, run)):
+            raise Http404("No such run")
+        return run
+
+    def decide_view(self, request, run_id: int):
+        run = self._run_or_404(request, run_id, deciding=True)
         decision, reason = request.POST.get("decision"), request.POST.get("reason", "").strip()
         try:
             if decision == "approve":
@@ -254,7 +266,7 @@ class PlaybookRunAdmin(RunAdminMixin, admin.ModelAdmin):
         return HttpResponseRedirect(reverse("admin:playbooks_pendingapproval_changelist"))
 
     def cancel_view(self, request, run_id: int):
-        run = get_object_or_404(PlaybookRun, pk=run_id)
+        run = self._run_or_404(request, run_id)
         try:
             run.cancel(request.user)
         except ValidationError as exc:

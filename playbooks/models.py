@@ -151,10 +151,14 @@ class PlaybookRun(Run):
         self.refresh_from_db()
 
     def cancel(self, user) -> None:
-        """The requester (or a superuser) withdraws a run that has not started."""
+        """The requester (or a superuser) withdraws a run that has not started; a superuser may also end a running
+        one that is stuck (its worker's late outcome is then not recorded, see controlplane.runners.finish)."""
         with transaction.atomic():
             run = type(self).objects.select_for_update().get(pk=self.pk)
-            if run.status not in (PlaybookRunStatus.PENDING_APPROVAL, PlaybookRunStatus.QUEUED):
+            cancellable = {PlaybookRunStatus.PENDING_APPROVAL, PlaybookRunStatus.QUEUED}
+            if user.is_superuser:
+                cancellable.add(PlaybookRunStatus.RUNNING)
+            if run.status not in cancellable:
                 raise ValidationError(f"A {run.get_status_display()} run cannot be cancelled.")
             if user.pk != run.requested_by_id and not user.is_superuser:
                 raise PermissionDenied("Only the requester can cancel this run.")

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from controlplane.dispatch import register
 from controlplane.kube import KubeError, KubeUnreachable
-from controlplane.runners import JobFailed, JobRunner
-from gitops import GitOpsError
+from controlplane.runners import JobFailed, JobRunner, RetryLater
+from gitops import GitOpsError, ProviderUnavailable
 from playbooks.library import get_playbook
 from playbooks.models import PlaybookRun
 
@@ -17,8 +17,12 @@ class PlaybookRunner(JobRunner):
 
     name = "playbook"
     model = PlaybookRun
-    queue = "high"
+    queue = "playbooks"  # their own worker: a run waiting minutes for a controller never delays cron jobs
     description = "Run a playbook"
+    # Exec playbooks are idempotent (suspend/resume set a field, reconcile stamps an annotation); GitOps playbooks
+    # resume from their durable steps: the branch is reused when it already holds the change, the pull request is
+    # found rather than opened twice, a direct commit is found by its Fluxplane-Run trailer.
+    retry_after_crash = True
 
     def run(self) -> dict:
         run: PlaybookRun = self.run_row
@@ -38,5 +42,9 @@ class PlaybookRunner(JobRunner):
             raise JobFailed(str(exc)) from None
         except KubeError as exc:
             raise JobFailed(f"the API server refused: {exc}") from None
+        except ProviderUnavailable as exc:
+            # GitOps playbooks resume from their durable steps (pushed branch reused, pull request found), so
+            # trying again later duplicates nothing.
+            raise RetryLater(str(exc)) from None
         except GitOpsError as exc:
             raise JobFailed(str(exc)) from None

@@ -74,3 +74,23 @@ stop_embedded_redis() {
   [ -f "$dir/redis.pid" ] && kill "$(cat "$dir/redis.pid")" 2>/dev/null
   rm -f "$dir/redis.pid"
 }
+
+# supervise NAME COMMAND...: run COMMAND, and when it exits (a crash, kill -9, Redis gone) say so and start it again
+# after a pause that doubles from 1 s to 30 s (back to 1 s once it stayed up for a minute). Stopping the supervisor
+# (Ctrl-C, or run.sh's cleanup) stops its child.
+supervise() {
+  local name=$1 delay=1 child= started status
+  shift
+  trap '[ -n "$child" ] && kill "$child" 2>/dev/null; wait "$child" 2>/dev/null; exit 0' TERM INT
+  while true; do
+    started=$SECONDS
+    "$@" &
+    child=$!
+    status=0
+    wait "$child" || status=$?
+    if (( SECONDS - started >= 60 )); then delay=1; fi
+    echo "fluxplane: $name exited (status $status); restarting it in ${delay}s" >&2
+    sleep "$delay"
+    delay=$(( delay * 2 > 30 ? 30 : delay * 2 ))
+  done
+}

@@ -60,11 +60,13 @@ if [ "${FLUXPLANE_DEMO_CLUSTER:-1}" = 1 ] && "$PY" manage.py demo_cluster --chec
   DEMO_LINE="$DEMO_LINE"$'\n'"$("$PY" manage.py ensure_admin --demo-users)"
 fi
 
-"$VENV/bin/gunicorn" controlplane.wsgi --bind "$HOST:$PORT" --workers "${FLUXPLANE_WEB_WORKERS:-2}" \
+supervise web "$VENV/bin/gunicorn" controlplane.wsgi --bind "$HOST:$PORT" --workers "${FLUXPLANE_WEB_WORKERS:-2}" \
   --access-logfile - --log-level warning & pids+=($!)
-"$PY" manage.py rqworker high default low --with-scheduler & pids+=($!)
-"$PY" manage.py scheduler & pids+=($!)
-"$PY" manage.py watch_clusters & pids+=($!)
+supervise worker "$PY" manage.py rqworker high default low --with-scheduler --worker-ttl 60 & pids+=($!)
+# Playbook runs wait for controllers (minutes at worst): their own worker, so cron jobs never queue behind them.
+supervise playbook-worker "$PY" manage.py rqworker playbooks --worker-ttl 60 & pids+=($!)
+supervise scheduler "$PY" manage.py scheduler & pids+=($!)
+supervise watcher "$PY" manage.py watch_clusters & pids+=($!)
 if [ -n "$DEMO_LINE" ]; then
   # First sync right away (the scheduler would do it within 30 s); the demo converges in a few seconds.
   (sleep 5; "$PY" manage.py sync --cluster demo >/dev/null 2>&1) &
@@ -79,10 +81,7 @@ echo
 echo "Fluxplane is running at ${FLUXPLANE_BASE_URL%/}/admin/"
 echo "$LOGIN"
 [ -n "$DEMO_LINE" ] && echo "$DEMO_LINE"
-echo "(Ctrl-C stops web, worker and scheduler)"
+echo "(Ctrl-C stops web, workers and scheduler; a process that dies is restarted and reported here)"
 
-# If any process exits, stop the others and report failure: a half-running stack is worse than none.
-wait -n "${pids[@]}"
-status=$?
-echo "fluxplane: a process exited (status $status); stopping" >&2
-exit "$status"
+# Each process is supervised (restarted when it dies); run.sh itself runs until Ctrl-C.
+wait

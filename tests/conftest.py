@@ -8,7 +8,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Permission
 from rq import SimpleWorker
 
-QUEUES = ("high", "default", "low")
+QUEUES = ("high", "playbooks", "default", "low")
 
 
 @pytest.fixture(scope="session")

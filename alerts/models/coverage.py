@@ -148,11 +148,18 @@ def rematch(alerts: QuerySet) -> list[int]:
     return unsilenced
 
 
+PREVIEW_ALERT_LIMIT = 5000
+
+
 def preview(target: KubeObject, include_descendants: bool, matchers: list[dict]) -> dict:
     """What a silence would cover before it is saved: the resources and the firing alerts it would silence."""
     ids = covered_ids(target, include_descendants)
     objects = list(KubeObject.objects.filter(pk__in=ids, deleted_at__isnull=True).order_by("kind", "namespace",
                                                                                             "name"))
-    firing = [a for a in Alert.objects.filter(object_id__in=ids, status=AlertStatus.FIRING).select_related("object")
-              if matches(matchers, a.labels or {})]
-    return {"objects": objects, "alerts": firing}
+    # Bounded work inside a request: matching is linear (RE2, alerts.matchers) and at most PREVIEW_ALERT_LIMIT
+    # firing alerts are read; the page says when the preview stopped there.
+    candidates = list(Alert.objects.filter(object_id__in=ids, status=AlertStatus.FIRING).select_related("object")
+                      .order_by("-last_received_at")[:PREVIEW_ALERT_LIMIT + 1])
+    truncated = len(candidates) > PREVIEW_ALERT_LIMIT
+    firing = [a for a in candidates[:PREVIEW_ALERT_LIMIT] if matches(matchers, a.labels or {})]
+    return {"objects": objects, "alerts": firing, "truncated": truncated, "alerts_scanned": PREVIEW_ALERT_LIMIT}

@@ -22,3 +22,19 @@ def get_app_list(request, app_label=None) -> list[dict]:
 
 
 admin.site.get_app_list = get_app_list
+
+
+_stock_get_object = admin.ModelAdmin.get_object
+
+
+def _get_visible_object(self, request, object_id, from_field=None):
+    """Django's ModelAdmin.get_object, but an object the user may neither view nor change reads as one that does not
+    exist: stock Django answers 403 for an existing object and "does not exist" for a missing one, which lets anybody
+    signed in learn which ids exist. One patch here covers every model admin (ours and django.contrib's)."""
+    obj = _stock_get_object(self, request, object_id, from_field)
+    if obj is not None and not self.has_view_or_change_permission(request, obj):
+        return None
+    return obj
+
+
+admin.ModelAdmin.get_object = _get_visible_object

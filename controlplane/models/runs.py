@@ -53,6 +53,8 @@ class Run(models.Model):
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     enqueued_at = models.DateTimeField(null=True, blank=True)
     started_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True,
+                                        help_text="last sign of life from the worker running it (every few seconds)")
     finished_at = models.DateTimeField(null=True, blank=True)
     rq_job_id = models.CharField(max_length=128, blank=True)
     attempts = models.PositiveIntegerField(default=0)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from ..errors import MergeConflict, ProviderError
+from ..errors import MergeConflict, ProviderError, ProviderUnavailable
 from .base import PullRequestInfo, PullRequestProvider, Review, is_loopback, repo_full_name, summarize_checks
 
 
@@ -16,11 +16,14 @@ class GitHubProvider(PullRequestProvider):
 
     def __init__(self, full_name: str, token: str, base_branch: str = "main", api_url: str = "",
                  throttle: bool | None = None) -> None:
-        from github import Auth, Github  # local import: only this adapter needs PyGithub
+        from github import Auth, Github, GithubRetry  # local import: only this adapter needs PyGithub
 
         self.full_name = full_name
         self.base_branch = base_branch
-        kwargs: dict[str, Any] = {"auth": Auth.Token(token)}
+        # Reads are retried a few times with a short backoff; writes never inside one call (a POST answered 5xx may
+        # have happened): the run as a whole is retried and finds what it created (ProviderUnavailable).
+        kwargs: dict[str, Any] = {"auth": Auth.Token(token), "retry": GithubRetry(
+            total=3, backoff_factor=0.5, allowed_methods=frozenset({"GET", "HEAD"}), raise_on_status=False)}
         if api_url:
             kwargs["base_url"] = api_url.rstrip("/")
         if throttle is None:
@@ -45,12 +48,16 @@ class GitHubProvider(PullRequestProvider):
 
     def _call(self, fn, *args, **kwargs):  # noqa: ANN001, ANN202
         from github import GithubException
+        from requests import RequestException
 
         try:
             return fn(*args, **kwargs)
         except GithubException as exc:
             message = (exc.data or {}).get("message") if isinstance(exc.data, dict) else str(exc.data)
-            raise ProviderError(f"GitHub answered {exc.status}: {message}") from None
+            error = ProviderUnavailable if exc.status >= 500 else ProviderError
+            raise error(f"GitHub answered {exc.status}: {message}") from None
+        except RequestException as exc:
+            raise ProviderUnavailable(f"GitHub did not answer ({type(exc).__name__})") from None
 
     def _info(self, pr: Any, created: bool = False) -> PullRequestInfo:
         merged = bool(pr.merged)

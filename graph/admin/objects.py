@@ -177,6 +177,9 @@ class KubeObjectAdmin(admin.ModelAdmin):
         clusters = list(Cluster.objects.order_by("name"))
         cluster_id = _int(request.GET.get("cluster")) or (clusters[0].pk if clusters else None)
         root_id = _int(request.GET.get("root"))
+        # A root outside the user's grants is "not found", exactly like an id that does not exist.
+        root = rules.object_or_404(request.user, root_id) if request.GET.get("root") else None
+        cluster_id = root.cluster_id if root is not None else cluster_id
         namespace = request.GET.get("namespace") or None
         healths = {h for h in request.GET.getlist("health") if h in HealthChoices.values}
         kinds = set(request.GET.getlist("kind"))
@@ -200,7 +203,7 @@ class KubeObjectAdmin(admin.ModelAdmin):
             "graph_truncated": data.truncated,
             "node_count": len(data.nodes),
             "legend": render.legend(),
-            "root": KubeObject.objects.filter(pk=root_id).first() if root_id else None,
+            "root": root,
             "stale": next((cluster_is_stale(c) for c in clusters if c.pk == cluster_id), False),
         }
         return TemplateResponse(request, "admin/graph/graph.html", context)

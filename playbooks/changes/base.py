@@ -205,6 +205,11 @@ class GitOpsPlaybook(Playbook):
         run = self.run
         connection = ctx.connection
         title = f"{self.title}: {change.summary}"[:250]
+        # Durable step: the pushed branch is on the run before the provider is asked for anything, so a provider
+        # outage leaves a run that says which branch waits for its pull request (and a retry reuses it).
+        for name, value in fields.items():
+            setattr(run, name, value)
+        run.save(update_fields=list(fields))
         if connection.hosted:
             provider = connection.pull_requests()
             pr = provider.open_pull_request(fields["branch"], title, self.pr_body(change, diff), labels=("fluxplane",))

@@ -184,11 +184,12 @@ def test_admin_views_check_the_rules(client, demo, make_user, drain):  # noqa: F
     created = client.post(url, {"role": "view", "duration": "1h", "subject_kind": "User", "reason": "read logs"})
     grant = AccessGrant.objects.get()
     assert created.status_code == 302 and grant.subject_name == "dev4" and grant.requested_by == dev
-    # A user without request_access cannot even open the form; nor see or revoke someone else's grant.
+    # A user without request_access cannot even open the form; nor see or revoke someone else's grant: to them the
+    # namespace and the grant do not exist (404, as for an id that was never used).
     client.force_login(stranger)
-    assert client.get(url).status_code == 403
-    assert client.get(reverse("admin:access_accessgrant_change", args=[grant.pk])).status_code in (302, 403)
-    assert client.post(reverse("admin:access_jit_revoke", args=[grant.pk])).status_code == 403
+    assert client.get(url).status_code == 404
+    assert client.get(reverse("admin:access_accessgrant_change", args=[grant.pk])).status_code == 302
+    assert client.post(reverse("admin:access_jit_revoke", args=[grant.pk])).status_code == 404
     # The approver approves; the grant becomes revocable by them.
     grant.request_run.approve(lead, "ok")
     drain()

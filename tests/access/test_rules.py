@@ -157,3 +157,30 @@ def test_run_playbook_through_the_admin(client, tree, make_user, who):
     else:
         assert post.status_code == 403 and bulk.status_code == 403
         assert not PlaybookRun.objects.exists()
+
+
+def test_a_grant_survives_its_object_being_deleted_and_re_created(tree, make_user):
+    """A cluster rebuilt (or a Kustomization pruned and applied again) gives every object a new uid, so the mirror
+    has new rows; a grant on "Kustomization flux-system/apps" keeps applying to the object of that identity."""
+    user = make_user("follower")
+    assign_perm("graph.run_playbook", user, tree["apps"])
+    assign_perm("graph.view_kubeobject", user, tree["apps"])
+    cluster, now = tree["apps"].cluster, timezone.now()
+    KubeObject.objects.filter(pk__in=[o.pk for o in tree.values()]).update(deleted_at=now)  # all gone from the cluster
+    reborn = {name: KubeObject.objects.create(
+        cluster=cluster, uid=f"new-{o.uid}", api_group=o.api_group, api_version="v1", kind=o.kind, family=o.family,
+        namespace=o.namespace, name=o.name, first_seen=now, last_seen=now) for name, o in tree.items()}
+    for source, target in (("apps", "ns"), ("apps", "release"), ("release", "deploy")):
+        Edge.objects.create(cluster=cluster, source=reborn[source], target=reborn[target], type=EdgeType.CREATED)
+    user = type(user).objects.get(pk=user.pk)
+    assert rules.can_run_playbook(user, reborn["apps"]) and rules.can_run_playbook(user, reborn["deploy"])
+    assert not rules.can_run_playbook(user, reborn["infra"]) and not rules.can_view(user, reborn["other_ns_deploy"])
+    visible = set(rules.visible_objects(user, KubeObject.objects.filter(deleted_at__isnull=True)))
+    assert {reborn["apps"], reborn["ns"], reborn["release"], reborn["deploy"]} <= visible
+    assert reborn["infra"] not in visible and reborn["other_ns_deploy"] not in visible
+    # Another cluster's object of the same kind/namespace/name is a different object.
+    elsewhere = Cluster.objects.create(name="other", connection="simulator", server_url="http://127.0.0.1:2")
+    twin = KubeObject.objects.create(cluster=elsewhere, uid="twin", api_group=reborn["apps"].api_group,
+                                     api_version="v1", kind="Kustomization", family=Family.KUSTOMIZATION,
+                                     namespace="flux-system", name="apps", first_seen=now, last_seen=now)
+    assert not rules.can_run_playbook(user, twin)

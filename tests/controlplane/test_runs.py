@@ -117,19 +117,36 @@ def test_a_run_created_while_redis_was_down_is_enqueued_by_the_sweep(drain):
     assert run.status == RunStatus.SUCCEEDED
 
 
-def test_the_sweep_ends_runs_whose_worker_died(settings):
+def test_the_sweep_retries_or_ends_runs_whose_worker_died(settings, drain):
     settings.FLUXPLANE_RUN_STALE_AFTER_SECONDS = 60
-    stuck = SystemRun.objects.create(
-        runner="ping", status=RunStatus.RUNNING, started_at=timezone.now() - timezone.timedelta(minutes=10)
-    )
-    recent = SystemRun.objects.create(runner="ping", status=RunStatus.RUNNING, started_at=timezone.now())
-    assert sweep_runs_job()["stale"] == 1
-    stuck.refresh_from_db()
-    recent.refresh_from_db()
-    assert stuck.status == RunStatus.ERRORED
-    assert "worker running it stopped" in stuck.error
-    assert recent.status == RunStatus.RUNNING
+    long_ago = timezone.now() - timezone.timedelta(minutes=10)
+    stuck = SystemRun.objects.create(runner="ping", status=RunStatus.RUNNING, started_at=long_ago,
+                                     heartbeat_at=long_ago, attempts=1)
+    spent = SystemRun.objects.create(runner="ping", status=RunStatus.RUNNING, started_at=long_ago, attempts=3)
+    # Started long ago but its worker is alive: the heartbeat is fresh.
+    alive = SystemRun.objects.create(runner="ping", status=RunStatus.RUNNING, started_at=long_ago,
+                                     heartbeat_at=timezone.now(), attempts=1)
+    assert sweep_runs_job()["stale"] == 2
     assert sweep_runs_job()["stale"] == 0
+    for run in (stuck, spent, alive):
+        run.refresh_from_db()
+    assert stuck.status == RunStatus.QUEUED and "running it again (attempt 2)" in stuck.log[-1]["message"]
+    assert spent.status == RunStatus.ERRORED and "worker running it stopped" in spent.error
+    assert "gave up after 3 attempts" in spent.error
+    assert alive.status == RunStatus.RUNNING
+    drain()
+    stuck.refresh_from_db()
+    assert stuck.status == RunStatus.SUCCEEDED and stuck.attempts == 2
+    assert AuditEvent.objects.filter(verb="run.retried", target_id=str(stuck.pk)).count() == 1
+
+
+def test_a_late_outcome_does_not_overwrite_a_cancelled_run():
+    from controlplane.runners import finish
+
+    run = SystemRun.objects.create(runner="ping", status=RunStatus.CANCELLED)
+    assert finish(run, RunStatus.SUCCEEDED, result={"x": 1}) == RunStatus.CANCELLED
+    run.refresh_from_db()
+    assert run.status == RunStatus.CANCELLED and run.result is None and "outcome not recorded" in run.log[-1]["message"]
 
 
 def test_log_lines_are_redacted():

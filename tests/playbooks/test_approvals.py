@@ -87,13 +87,13 @@ def test_an_approval_queues_the_run(tree, people, django_capture_on_commit_callb
     assert response.status_code == 302
     run.refresh_from_db()
     assert run.status == PlaybookRunStatus.QUEUED
-    assert django_rq.get_queue("high").fetch_job(rq_job_id(run)) is not None
+    assert django_rq.get_queue("playbooks").fetch_job(rq_job_id(run)) is not None
     approval = run.approvals.get()
     assert (approval.username, approval.decision, approval.reason) == ("lead", "approve", "looks right")
     assert AuditEvent.objects.filter(verb="run.approved", actor_username="lead", message="looks right").exists()
     with pytest.raises(ValidationError, match="not pending approval"):
         run.approve(approver)
-    django_rq.get_queue("high").empty()
+    django_rq.get_queue("playbooks").empty()
 
 
 def test_a_rejection_needs_a_reason_and_ends_the_run(tree, people, django_capture_on_commit_callbacks):  # noqa: F811
@@ -148,3 +148,20 @@ def test_the_dashboard_lists_approvals_waiting_for_me(tree, people, django_captu
     client.force_login(requester)
     body = client.get(reverse("admin:index")).content.decode()
     assert "Your recent runs" in body and "pending approval" in body
+
+
+def test_an_administrator_cancels_a_stuck_running_run_from_its_page(tree, people, make_user, client,  # noqa: F811
+                                                                    django_capture_on_commit_callbacks):
+    requester, _approver, _ = people
+    run = request(tree, requester, django_capture_on_commit_callbacks)
+    PlaybookRun.objects.filter(pk=run.pk).update(status=PlaybookRunStatus.RUNNING, started_at=timezone.now())
+    with pytest.raises(ValidationError, match="running run cannot be cancelled"):
+        PlaybookRun.objects.get(pk=run.pk).cancel(requester)  # only an administrator ends a running run
+    admin = make_user("root", superuser=True)
+    client.force_login(admin)
+    page = client.get(reverse("admin:playbooks_playbookrun_change", args=[run.pk]))
+    assert reverse("admin:playbooks_cancel", args=[run.pk]) in page.content.decode()
+    client.post(reverse("admin:playbooks_cancel", args=[run.pk]))
+    run.refresh_from_db()
+    assert run.status == PlaybookRunStatus.CANCELLED
+    assert AuditEvent.objects.filter(verb="run.cancelled", actor_username="root").exists()
