@@ -17,6 +17,7 @@ import os
 from pathlib import Path
 
 import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
 
 from controlplane.config import Env, demo_secret_key, require
 
@@ -201,6 +202,12 @@ FLUXPLANE_PLAYBOOKS = {
 }
 FLUXPLANE_CREATE_PULL_REQUEST = env.bool("FLUXPLANE_CREATE_PULL_REQUEST", True)
 FLUXPLANE_GIT_TYPE = env.str("FLUXPLANE_GIT_TYPE", "github")
+# Who merges an approved change (the default of each GitConnection's merge policy; the seed product's pr.autoMerge):
+# manual (a person presses Merge in Fluxplane), on-approval (Fluxplane merges once approved and opened), on-checks
+# (Fluxplane merges once the provider's checks pass).
+FLUXPLANE_GIT_MERGE = env.str("FLUXPLANE_GIT_MERGE", "manual")
+if FLUXPLANE_GIT_MERGE not in ("manual", "on-approval", "on-checks"):
+    raise ImproperlyConfigured(f"FLUXPLANE_GIT_MERGE={FLUXPLANE_GIT_MERGE!r}: use manual, on-approval or on-checks")
 FLUXPLANE_GIT_CONNECTION = env.str("FLUXPLANE_GIT_CONNECTION")
 FLUXPLANE_GIT_URL = env.str("FLUXPLANE_GIT_URL")
 # `manage.py configure` (run by the container's web role) creates or updates the default git connection and the

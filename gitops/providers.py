@@ -148,6 +148,12 @@ class GitHubProvider:
             "check_runs": {r.name: r.conclusion or r.status for r in runs},
         }
 
+    def reviews(self, number: int) -> list[dict[str, str]]:
+        """The reviews of a pull request, oldest first: [{"user", "state", "body"}] (state APPROVED, …)."""
+        pr = self._call(self.repo.get_pull, number)
+        return [{"user": r.user.login if r.user else "", "state": r.state, "body": r.body or ""}
+                for r in self._call(pr.get_reviews)]
+
     def merge(self, number: int, method: str = "merge", message: str = "", expected_head: str = "") -> PullRequestInfo:
         """Merge the pull request (merge commit by default). Raises MergeConflict when GitHub refuses to merge."""
         pr = self._call(self.repo.get_pull, number)

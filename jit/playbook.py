@@ -20,12 +20,11 @@ from django.utils import timezone
 from access import rules
 from access.jit import policy
 from access.jit.models import AccessGrant, GrantState, SubjectKind
-from controlplane.models import GitConnection
 from controlplane.runners import JobFailed
-from gitops.providers import GitHubProvider
 from graph.models import KubeObject
 from jit import gitfiles
-from playbooks.changes.base import GitOpsPlaybook, request_source_reconcile
+from playbooks.changes.base import GitOpsPlaybook
+from playbooks.changes.merging import merge_change
 from playbooks.choices import ChangeState, Decision
 from playbooks.library import register
 from playbooks.models import PlaybookRun
@@ -118,26 +117,23 @@ class RequestNamespaceAccess(GitOpsPlaybook):
             grant.save(update_fields=["file_path", "build_path", "state"])
             grant.record("pr_opened", f"pull request #{run.pr_number} adds {spec.name}: {run.pr_url}",
                          pr=run.pr_url)
-            if settings.FLUXPLANE_JIT_AUTO_MERGE_GRANT and ctx.connection.provider == GitConnection.Provider.GITHUB:
-                self._merge(grant, ctx)
-        else:  # plain git (merged by Fluxplane) or pull requests off (committed to the base branch)
+            if settings.FLUXPLANE_JIT_AUTO_MERGE_GRANT:
+                self._merge(grant)
+        if run.change_state != ChangeState.PR_OPEN:  # merged (by policy or above) or committed to the base branch
             grant.state = GrantState.MERGED
             grant.save(update_fields=["file_path", "build_path", "state"])
             grant.record("merged", f"{spec.name} is on {ctx.connection.base_branch} ({run.merge_sha[:12]})")
         return {**result, "grant": grant.pk, "binding": spec.name, "file": grant.file_path}
 
-    def _merge(self, grant: AccessGrant, ctx) -> None:
+    def _merge(self, grant: AccessGrant) -> None:
+        """Merge the grant's change request right away: the approval already happened in Fluxplane. Fluxplane
+        merges on the requester's behalf (the audit names Fluxplane, not the requester)."""
         run = self.run
-        connection = ctx.connection
-        provider = GitHubProvider(connection.github_full_name, connection.resolve_token(), connection.base_branch,
-                                  connection.api_url or "")
-        merged = provider.merge(run.pr_number, message=f"Merge access grant #{grant.pk} (approved in Fluxplane)")
-        run.advance_change(ChangeState.MERGED, f"pull request #{run.pr_number} merged as {merged.merge_sha[:12]} "
-                           f"(auto-merge of access grants)", merge_sha=merged.merge_sha)
-        grant.state = GrantState.MERGED
-        grant.save(update_fields=["state"])
-        grant.record("merged", f"pull request #{run.pr_number} merged (auto-merge)", merge_sha=merged.merge_sha)
-        request_source_reconcile(run.cluster, ctx.kustomization, self.log)
+        try:
+            merge_change(run, None, why="FLUXPLANE_JIT_AUTO_MERGE_GRANT")
+        except ValidationError as exc:
+            self.log(f"the grant was not merged automatically: {' '.join(exc.messages)}", "warning")
+        run.refresh_from_db()
 
 
 def _check_reason(reason: str, ticket: str) -> tuple[str, str]:

@@ -120,6 +120,13 @@ def default_git_provider() -> str:
     return value if value in ("github", "git") else "github"
 
 
+def default_merge_policy() -> str:
+    """FLUXPLANE_GIT_MERGE as the default merge policy of new connections."""
+    from django.conf import settings
+
+    return getattr(settings, "FLUXPLANE_GIT_MERGE", "manual")
+
+
 class GitConnection(models.Model):
     """A git repository Fluxplane opens pull requests against, and how to authenticate.
 
@@ -146,6 +153,16 @@ class GitConnection(models.Model):
     )
     create_pull_requests = models.BooleanField(
         default=True, help_text="open a pull request per change; off commits directly to the base branch"
+    )
+
+    class MergePolicy(models.TextChoices):
+        MANUAL = "manual", "manual: a person presses Merge (in Fluxplane or on the provider)"
+        ON_APPROVAL = "on-approval", "on approval: Fluxplane merges as soon as the approved change is opened"
+        ON_CHECKS = "on-checks", "on checks: Fluxplane merges once the provider's checks pass"
+
+    merge_policy = models.CharField(
+        max_length=16, choices=MergePolicy.choices, default=default_merge_policy,
+        help_text="who merges an approved change (FLUXPLANE_GIT_MERGE is the default)",
     )
 
     class Meta:

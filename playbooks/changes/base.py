@@ -18,7 +18,7 @@ from controlplane.models import GitConnection
 from controlplane.runners import JobFailed
 from gitops import GitOpsError, NotEditable, locate
 from gitops.impact import Impact, impacts, others_changed
-from gitops.providers import GitHubProvider, PlainGitProvider
+from gitops.providers import GitHubProvider
 from gitops.render import FluxKustomization
 from gitops.repo import DEFAULT_COMMITTER, Identity, WorkingCopy, branch_name, commit_message
 from gitops.validate import build_check
@@ -191,9 +191,18 @@ class GitOpsPlaybook(Playbook):
                 result = wc.commit_branch(branch_name(run.playbook, run.pk), author, message)
                 self.log(f"{'pushed' if result.created else 'found'} branch {result.branch} at {result.sha[:12]}")
                 fields = {"branch": result.branch, "commit_sha": result.sha, "git_connection": ctx.connection}
-                return self._open_pull_request(ctx, wc, change, diff, fields)
-            result = wc.commit_to_base(author, message, run.pk)
-            self.log(f"committed {result.sha[:12]} to {ctx.connection.base_branch}")
+                opened = self._open_pull_request(ctx, wc, change, diff, fields)
+            else:
+                opened = None
+                result = wc.commit_to_base(author, message, run.pk)
+        if opened is not None:
+            # Outside the working copy's lock: a plain-git merge takes it again.
+            from playbooks.changes.merging import auto_merge
+
+            if auto_merge(run, self.log):
+                opened["merge"] = run.merge_sha
+            return opened
+        self.log(f"committed {result.sha[:12]} to {ctx.connection.base_branch}")
         run.advance_change(ChangeState.COMMITTED, f"committed to {ctx.connection.base_branch} as {result.sha[:12]}",
                            commit_sha=result.sha, merge_sha=result.sha, git_connection=ctx.connection)
         request_source_reconcile(run.cluster, ctx.kustomization, self.log)
@@ -210,14 +219,14 @@ class GitOpsPlaybook(Playbook):
             self.log(f"{'opened' if pr.created else 'found'} pull request #{pr.number}: {pr.url}")
             run.advance_change(ChangeState.PR_OPEN, f"pull request #{pr.number} open: {pr.url}", pr_number=pr.number,
                                pr_url=pr.url, **fields)
-            return {"pr_number": pr.number, "pr_url": pr.url, "branch": fields["branch"], "summary": change.summary}
-        # Plain git: the request was approved in Fluxplane, so Fluxplane merges the branch itself.
-        provider = PlainGitProvider(wc)
-        merged = provider.merge(fields["branch"], DEFAULT_COMMITTER, f"Merge {fields['branch']}: {title}")
-        run.advance_change(ChangeState.MERGED, f"merged {fields['branch']} into {ctx.connection.base_branch} as "
-                           f"{merged.merge_sha[:12]}", merge_sha=merged.merge_sha, **fields)
-        request_source_reconcile(run.cluster, ctx.kustomization, self.log)
-        return {"branch": fields["branch"], "merge": merged.merge_sha, "summary": change.summary}
+            result = {"pr_number": pr.number, "pr_url": pr.url, "branch": fields["branch"], "summary": change.summary}
+        else:
+            # Plain git: the pushed branch is the change request, tracked in Fluxplane and merged by Fluxplane (the
+            # Merge button, or the connection's merge policy).
+            run.advance_change(ChangeState.PR_OPEN, f"branch {fields['branch']} pushed: waiting to be merged into "
+                               f"{ctx.connection.base_branch}", **fields)
+            result = {"branch": fields["branch"], "summary": change.summary}
+        return result
 
     def body_text(self, diff: str) -> str:
         run = self.run

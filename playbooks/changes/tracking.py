@@ -12,7 +12,7 @@ import logging
 from controlplane import context
 from controlplane.models import GitConnection
 from gitops import GitOpsError
-from gitops.providers import GitHubProvider
+from gitops.providers import GitHubProvider, PlainGitProvider
 from graph.choices import HealthChoices
 from graph.models import KubeObject
 from playbooks.changes.base import request_source_reconcile, working_copy
@@ -63,6 +63,13 @@ def applied_revision_of(ks: KubeObject) -> str:
     return revision
 
 
+def _merge_by_policy(run: PlaybookRun) -> None:
+    """on-approval / on-checks connections: Fluxplane merges an open change once it may (checks may pass later)."""
+    from playbooks.changes.merging import auto_merge
+
+    auto_merge(run, None)
+
+
 def track(run: PlaybookRun) -> str:
     """Advance one run by at most one step; returns its change state."""
     if run.target is None or run.git_connection is None:
@@ -80,6 +87,20 @@ def track(run: PlaybookRun) -> str:
                 request_source_reconcile(run.cluster, ks, run.append_log)
         elif pr.state == "closed":
             run.advance_change(ChangeState.CLOSED, f"pull request #{pr.number} closed without merging")
+        else:
+            _merge_by_policy(run)
+        return run.change_state
+    if run.change_state == ChangeState.PR_OPEN and run.branch:  # plain git: the pushed branch is the request
+        wc = working_copy(connection, connection.repository_url, "runs")
+        with wc.lock():
+            info = PlainGitProvider(wc).get(run.branch)
+        if info.merged:
+            run.advance_change(ChangeState.MERGED, f"branch {run.branch} merged into {connection.base_branch}",
+                               merge_sha=info.head_sha)
+        elif info.state == "closed":
+            run.advance_change(ChangeState.CLOSED, f"branch {run.branch} was deleted without merging")
+        else:
+            _merge_by_policy(run)
         return run.change_state
     if run.change_state in (ChangeState.MERGED, ChangeState.COMMITTED):
         ks = _kustomization(run)
