@@ -149,7 +149,7 @@ class PlaybookRunAdmin(RunAdminMixin, admin.ModelAdmin):
         status = self.change_request(obj)
         return {
             **super().live_context(request, obj),
-            "state_words": words, "state_tone": tone, "timeline": runpage.timeline(obj), "change": status,
+            "state_words": words, "state_tone": tone, "timeline": runpage.timeline(obj), "cr": status,
             "can_merge": status is not None and rules.can_merge(request.user, obj),
             "merge_policy": obj.git_connection.get_merge_policy_display() if obj.git_connection else "",
         }
@@ -175,7 +175,7 @@ class PlaybookRunAdmin(RunAdminMixin, admin.ModelAdmin):
                 "playbook_description": playbook.description if playbook else "",
                 "diff_rows": runpage.diff_lines(run.diff), "parameter_rows": runpage.parameter_rows(run),
                 "approvals": list(run.approvals.all()), "title": f"{playbook.title if playbook else run.playbook}"
-                f" · {run.target_label}",
+                f" · {run.target_label}", "subtitle": f"run #{run.pk}",
             })
         return super().change_view(request, object_id, form_url, {**(extra_context or {}), **extra})
 
