@@ -21,6 +21,7 @@ from access import rules
 from access.jit import policy
 from access.jit.models import AccessGrant, GrantState, SubjectKind
 from controlplane.runners import JobFailed
+from gitops import GitOpsError
 from graph.models import KubeObject
 from jit import gitfiles
 from playbooks.changes.base import GitOpsPlaybook
@@ -54,6 +55,17 @@ class RequestNamespaceAccess(GitOpsPlaybook):
     def approvals_required(cls) -> int:
         # At least one: nobody grants themselves access. The role's policy may ask for more (see request_access).
         return max(1, super().approvals_required())
+
+    @classmethod
+    def group(cls) -> str:
+        return "access"
+
+    @classmethod
+    def comparable(cls, diff: str) -> list[str]:
+        # Who approved and when the binding expires are only known at approval: the approver saw those two
+        # annotations as pending; every other line must be the one they approved.
+        pending = (gitfiles.ANNOTATION + "approved-by:", gitfiles.ANNOTATION + "expires-at:")
+        return [line for line in super().comparable(diff) if not line[1:].strip().startswith(pending)]
 
     @classmethod
     def start_url(cls, obj: KubeObject) -> str:
@@ -198,7 +210,27 @@ def request_access(user, namespace: KubeObject, role: str, duration: str, reason
         grant.record("requested", f"{grant.subject_kind} {grant.subject_name} asks for {grant.role} on "
                      f"{grant.namespace} for {grant.duration_choice}: {grant.reason}", actor=user,
                      approvals_required=run.approvals_required)
+        _attach_preview(run, grant, namespace)
     return grant
+
+
+PENDING = "(set when approved)"
+
+
+def _attach_preview(run: PlaybookRun, grant: AccessGrant, namespace: KubeObject) -> None:
+    """The RoleBinding file diff the approver reads before approving: the file this request would commit, with the
+    approver and the expiry still pending. Best effort: without it the request still stands (the job re-checks)."""
+    spec = gitfiles.BindingSpec(
+        grant_id=grant.pk, run_id=run.pk, namespace=grant.namespace, role=grant.role,
+        subject_kind=grant.subject_kind, subject_name=grant.subject_name, requested_by=grant.requested_by_username,
+        approved_by=PENDING, duration=grant.duration_choice, expires_at=PENDING, ticket=grant.ticket)
+    try:
+        preview = RequestNamespaceAccess.preview(namespace, {"binding": spec.__dict__})
+    except GitOpsError as exc:
+        run.append_log(f"no preview of the RoleBinding: {exc}", "warning")
+        return
+    run.diff = preview.diff
+    run.save(update_fields=["diff"])
 
 
 def extension_initial(grant: AccessGrant) -> dict[str, str]:

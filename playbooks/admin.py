@@ -217,7 +217,7 @@ class PlaybookRunAdmin(RunAdminMixin, admin.ModelAdmin):
                 initial["document"] = playbook.source_text(target)
             except GitOpsError as exc:
                 refusal = str(exc)
-        form = playbook.form_class(request.POST if request.method == "POST" else None, initial=initial)
+        form = playbook.form_for(target)(request.POST if request.method == "POST" else None, initial=initial)
         preview, digest = None, ""
         if request.method == "POST" and form.is_valid() and not refusal:
             params = cleaned_for_storage(form.cleaned_data)

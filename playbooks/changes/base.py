@@ -112,6 +112,11 @@ class GitOpsPlaybook(Playbook):
         return {}
 
     @classmethod
+    def comparable(cls, diff: str) -> list[str]:
+        """The lines that must be the same in the approved diff and the change the job makes."""
+        return _changed_lines(diff)
+
+    @classmethod
     def apply(cls, repo_dir: str, ctx: ChangeContext, params: dict[str, Any]) -> Change:  # pragma: no cover
         raise NotImplementedError
 
@@ -182,7 +187,7 @@ class GitOpsPlaybook(Playbook):
             if errors:
                 raise JobFailed("the change does not build: " + "; ".join(errors))
             diff = wc.diff()
-            if run.diff and _changed_lines(diff) != _changed_lines(run.diff):
+            if run.diff and self.comparable(diff) != self.comparable(run.diff):
                 raise JobFailed("the files changed since this request was approved (the change no longer matches "
                                 "the approved diff): request it again")
             message = commit_message(ctx.obj.kind, ctx.obj.name, change.summary, self.body_text(diff), run.pk)
