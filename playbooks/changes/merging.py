@@ -150,8 +150,9 @@ def merge_change(run: PlaybookRun, user=None, why: str = "") -> PlaybookRun:
         verb = "merged" if user is not None else "merged automatically"
         detail = f" ({why})" if why else ""
         text = f"{what} {verb} by {actor}{detail} as {merged.merge_sha[:12]}"
-        with context.work_context(context.current().origin, context.current().request_id, user=user):
-            # Automatic merges are Fluxplane's own act: no user in the context, the requester named in the message.
+        # Automatic merges are Fluxplane's own act: no user in the context, the requester named in the message.
+        with context.work_context(context.current().origin, context.current().request_id, user=user) \
+                if user is not None else context.on_behalf_of(run.requested_by_username):
             AuditEvent.record("change.merge", run, actor=user, message=text,
                               after={"merge_sha": merged.merge_sha, "policy": connection.merge_policy,
                                      "on_behalf_of": run.requested_by_username if user is None else ""})
