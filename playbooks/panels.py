@@ -10,6 +10,7 @@ from controlplane import extensions
 from playbooks.choices import PlaybookRunStatus
 from playbooks.library import all_playbooks, playbooks_for
 from playbooks.models import PlaybookRun
+from playbooks.runpage import state_words
 
 
 @extensions.register_panel("dashboard", "admin/playbooks/dashboard_runs.html", order=10)
@@ -20,7 +21,8 @@ def dashboard_runs(request) -> dict | None:
         requested_by=user).select_related("target", "cluster").order_by("-created_at")[:50]
     return {
         "approvals": [run for run in pending if rules.can_approve(user, run)][:10],
-        "my_runs": list(PlaybookRun.objects.filter(requested_by=user).order_by("-created_at")[:8]),
+        "my_runs": [(run, *state_words(run)) for run in
+                    PlaybookRun.objects.filter(requested_by=user).order_by("-created_at")[:8]],
     }
 
 
