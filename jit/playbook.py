@@ -20,6 +20,7 @@ from django.utils import timezone
 from access import rules
 from access.jit import policy
 from access.jit.models import AccessGrant, GrantState, SubjectKind
+from controlplane import context
 from controlplane.runners import JobFailed
 from gitops import GitOpsError
 from graph.models import KubeObject
@@ -134,7 +135,9 @@ class RequestNamespaceAccess(GitOpsPlaybook):
         if run.change_state != ChangeState.PR_OPEN:  # merged (by policy or above) or committed to the base branch
             grant.state = GrantState.MERGED
             grant.save(update_fields=["file_path", "build_path", "state"])
-            grant.record("merged", f"{spec.name} is on {ctx.connection.base_branch} ({run.merge_sha[:12]})")
+            with context.as_fluxplane():  # Fluxplane merged it, not the requester whose job this is
+                grant.record("merged", f"{spec.name} is on {ctx.connection.base_branch} ({run.merge_sha[:12]}), "
+                             f"merged by Fluxplane on behalf of {grant.requested_by_username}")
         return {**result, "grant": grant.pk, "binding": spec.name, "file": grant.file_path}
 
     def _merge(self, grant: AccessGrant) -> None:

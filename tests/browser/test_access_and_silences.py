@@ -212,7 +212,7 @@ def test_jit_request_approve_active_expire_removed(demo, make_user, new_page, lo
                  "requested-by: dev", "+  - fluxplane-access-"):
         assert line in added, (line, added)
     lead_page.fill("#fp-reason", "go ahead")
-    screenshot(lead_page, "access-05-approve", full_page=True)
+    screenshot(lead_page, "access-05-approve", docs=True, full_page=True)
     _submit(lead_page, "#fp-decide button[value=approve]")
     assert f"Run #{run.pk}: queued." in lead_page.locator(".messagelist").inner_text()
 
@@ -284,7 +284,8 @@ def test_jit_request_approve_active_expire_removed(demo, make_user, new_page, lo
     assert page.locator(f".field-removal_link a[href='{grant.removal_pr_url}']").count() == 1
     for field in ("activated_at", "expires_at", "removed_from_git_at"):
         assert _field(page, field) not in ("", "-", "—"), field
-    screenshot(page, "access-09-grant-history", full_page=True)
+    page.set_viewport_size({"width": 1366, "height": 900})
+    screenshot(page, "access-09-grant-history", docs=True, full_page=True)
     _open(page, f"/admin/playbooks/playbookrun/{run.pk}/change/")
     log = page.locator("#content-main").inner_text()
     assert "lead" in log and "go ahead" in log

@@ -89,8 +89,9 @@ def test_developer_requests_scale_approver_approves_and_merges_run_page_follows_
     for perm in ("graph.view_kubeobject", "graph.run_playbook", "graph.request_change"):
         assign_perm(perm, dev, apps)  # covers everything apps created: the podinfo release, Deployment, pods
 
-    # --- the developer opens the graph of apps
+    # --- the developer opens the graph of apps (on a 1366 px wide screen, as the docs' screenshots)
     page = new_page()
+    page.set_viewport_size({"width": 1366, "height": 900})
     login(page, "dev")
     page.get_by_role("link", name="Kustomizations", exact=True).first.click()
     page.get_by_role("link", name="apps", exact=True).click()
@@ -134,6 +135,7 @@ def test_developer_requests_scale_approver_approves_and_merges_run_page_follows_
 
     # --- the approver opens the inbox, reads the coloured diff and approves
     lead_page = new_page()
+    lead_page.set_viewport_size({"width": 1366, "height": 900})
     login(lead_page, "lead")
     lead_page.goto("/admin/playbooks/pendingapproval/")
     row = lead_page.locator("#result_list tbody tr")
@@ -144,7 +146,7 @@ def test_developer_requests_scale_approver_approves_and_merges_run_page_follows_
     added = lead_page.locator("#fp-run-diff pre.fp-diff span.add")
     assert "+    replicaCount: 3" in added.all_inner_texts()
     lead_page.fill("#fp-reason", "ok for the load test")
-    screenshot(lead_page, "e2e-06-approve-with-diff", full_page=True)
+    screenshot(lead_page, "e2e-06-approve-with-diff", docs=True, full_page=True)
     _submit(lead_page, "#fp-decide button[value=approve]")
     assert lead_page.url.endswith(f"/admin/playbooks/playbookrun/{scale.pk}/change/"), (
         lead_page.url, lead_page.content()[:3000])
@@ -168,13 +170,13 @@ def test_developer_requests_scale_approver_approves_and_merges_run_page_follows_
     assert "Scale" in pr_page.locator("h1 .title").inner_text()
     assert "lead (ok for the load test)" in pr_page.locator("#pr-body").inner_text()
     assert "+    replicaCount: 3" in pr_page.locator("pre.diff").inner_text()
-    screenshot(pr_page, "e2e-07b-pull-request-page")
+    screenshot(pr_page, "e2e-07b-pull-request-page", docs=True)
 
     # --- the approver presses Merge on the run page (approvals met, no failing checks)
     lead_page.reload()
     box = lead_page.locator("#fp-change-request").inner_text()
     assert "open" in box and "none reported" in box and "manual" in box, box
-    screenshot(lead_page, "e2e-07c-merge-button", full_page=True)
+    screenshot(lead_page, "e2e-07c-merge-button", docs=True, full_page=True)
     _submit(lead_page, "#fp-merge")
     assert "Merged" in lead_page.locator(".messagelist").inner_text()
     pr = gh_repo.get_pull(scale.pr_number)
@@ -208,7 +210,18 @@ def test_developer_requests_scale_approver_approves_and_merges_run_page_follows_
     page.wait_for_function("() => document.querySelector('#fp-run-live').dataset.active === '0'")
     log = page.locator("#fp-run-log").inner_text()
     assert "merged by lead" in log and "applied main@sha1:" in log
-    screenshot(page, "e2e-08-request-applied-healthy", full_page=True)
+    assert page.locator("#fp-run-internals").count() == 0  # job id, request id, traceback: administrators only
+    screenshot(page, "e2e-08-request-applied-healthy", docs=True, full_page=True)
+    make_user("root", superuser=True)
+    admin_page = new_page()
+    login(admin_page, "root")
+    admin_page.goto(f"/admin/playbooks/playbookrun/{scale.pk}/change/")
+    internals = admin_page.locator("#fp-run-internals")
+    assert internals.count() == 1 and internals.evaluate("d => !d.open")  # folded away
+    internals.locator("summary").click()
+    scale.refresh_from_db()
+    assert scale.request_id and scale.request_id in internals.inner_text()
+    assert f"playbooks.playbookrun:{scale.pk}" in internals.inner_text()
     _open(page, apps.admin_url())
     replicasets = KubeObject.objects.filter(in_edges__source=deployment, kind="ReplicaSet", deleted_at__isnull=True)
     names = set(KubeObject.objects.filter(in_edges__source__in=replicasets, kind="Pod", deleted_at__isnull=True)
