@@ -4,30 +4,27 @@ are off). The git engine (gitops) does the git work; this module ties it to runs
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, ClassVar
 
 from django.conf import settings
 from django.urls import reverse
 
 from access import rules
-from controlplane.kube import KubeAdapter, KubeError, KubeUnreachable
 from controlplane.models import GitConnection
 from controlplane.runners import JobFailed
 from gitops import GitOpsError, NotEditable, locate
 from gitops.impact import Impact, impacts, others_changed
 from gitops.providers import GitHubProvider
 from gitops.render import FluxKustomization
-from gitops.repo import DEFAULT_COMMITTER, Identity, WorkingCopy, branch_name, commit_message
+from gitops.repo import WorkingCopy, branch_name, commit_message
 from gitops.validate import build_check
 from gitops.yamledit import Change
 from graph.kinds import KUSTOMIZE_GROUP, SOURCE_GROUP
 from graph.models import KubeObject
 from playbooks.changes.context import ChangeContext, context_for
+from playbooks.changes.gitwork import identity_of, request_source_reconcile, working_copy  # noqa: F401 - jit.sweep imports them from here
 from playbooks.choices import ChangeState, Mode
-from playbooks.fluxexec import REQUESTED_AT, rfc3339nano
 from playbooks.library import Playbook
 
 MAX_DIFF_IN_PR = 20_000
@@ -55,26 +52,9 @@ class Preview:
         return "\n\n".join(parts)
 
 
-def _cache(kind: str) -> Path:
-    return Path(settings.FLUXPLANE_GIT_CACHE_DIR) / kind
-
-
-def working_copy(connection: GitConnection, url: str, kind: str) -> WorkingCopy:
-    """The cached clone of a repository (``preview`` for web previews, ``runs`` for jobs: separate so a preview
-    never disturbs a running change). Tokens are used only for network remotes."""
-    token = connection.resolve_token() if connection.token_ref and url.startswith(("https://", "http://")) else ""
-    return WorkingCopy(_cache(kind), url, connection.base_branch, token=token, committer=DEFAULT_COMMITTER)
-
-
 def _changed_lines(diff: str) -> list[str]:
     """The +/- lines of a diff: what must match between the approved preview and the change made."""
     return [line for line in diff.splitlines() if line[:1] in "+-" and not line.startswith(("+++", "---"))]
-
-
-def identity_of(user) -> Identity:
-    name = user.get_full_name() or user.get_username()
-    email = user.email or f"{re.sub(r'[^A-Za-z0-9._-]', '-', user.get_username())}@users.fluxplane.invalid"
-    return Identity(name, email)
 
 
 class GitOpsPlaybook(Playbook):
@@ -271,23 +251,3 @@ def flux_kustomizations_of(repository_url: str, branch: str) -> list[FluxKustomi
                                                    ref.get("name")) in sources:
             out.append(FluxKustomization.from_spec(ks.name, ks.namespace, ks.spec or {}, cluster=ks.cluster.name))
     return out
-
-
-def request_source_reconcile(cluster, kustomization: KubeObject, log) -> None:
-    """After a merge, ask the Kustomization's source (GitRepository or OCIRepository) to fetch now (what `flux
-    reconcile source git|oci` does), so the change is applied without waiting for the polling interval. Best effort:
-    the interval still applies (an OCIRepository sees the change once CI has published the next artifact)."""
-    source = (kustomization.spec or {}).get("sourceRef") or {}
-    try:
-        adapter = KubeAdapter(cluster)
-        try:
-            resource = adapter.find_resource(SOURCE_GROUP, source.get("kind") or "GitRepository", ("v1",))
-            if resource is not None:
-                adapter.patch(resource, source.get("namespace") or kustomization.namespace, source.get("name"),
-                              {"metadata": {"annotations": {REQUESTED_AT: rfc3339nano()}}})
-                log(f"requested a fetch of {source.get('kind') or 'GitRepository'} {source.get('name')}")
-        finally:
-            adapter.close()
-    except (KubeUnreachable, KubeError) as exc:
-        log(f"could not request a fetch of the source ({exc}); Flux will pick the change up at its interval",
-            "warning")

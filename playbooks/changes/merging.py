@@ -20,6 +20,7 @@ from controlplane.models import AuditEvent, GitConnection
 from gitops import GitOpsError
 from gitops.providers import GitHubProvider, PlainGitProvider, PullRequestInfo
 from gitops.repo import DEFAULT_COMMITTER
+from playbooks.changes.gitwork import identity_of, kustomization_of, request_source_reconcile, working_copy
 from playbooks.choices import ChangeState, Decision
 from playbooks.models import PlaybookRun
 
@@ -74,8 +75,6 @@ def _github(connection: GitConnection) -> GitHubProvider:
 
 
 def _plain_git(run: PlaybookRun) -> PlainGitProvider:
-    from playbooks.changes.base import working_copy
-
     connection = _connection(run)
     return PlainGitProvider(working_copy(connection, connection.repository_url, "runs"))
 
@@ -120,8 +119,6 @@ def merge_change(run: PlaybookRun, user=None, why: str = "") -> PlaybookRun:
 
     Refuses (ValidationError) unless the approvals are met, the provider's checks pass and the change is open;
     nothing reaches git then. Returns the run, moved to "merged"."""
-    from playbooks.changes.base import identity_of, request_source_reconcile
-
     if user is not None and not rules.can_merge(user, run):
         raise PermissionDenied("You may not merge changes on this object.")
     with transaction.atomic():
@@ -158,9 +155,7 @@ def merge_change(run: PlaybookRun, user=None, why: str = "") -> PlaybookRun:
                                      "on_behalf_of": run.requested_by_username if user is None else ""})
             run.advance_change(ChangeState.MERGED, text, merge_sha=merged.merge_sha)
     if run.target is not None:
-        from playbooks.changes.tracking import _kustomization
-
-        ks = _kustomization(run)
+        ks = kustomization_of(run)
         if ks is not None:
             request_source_reconcile(run.cluster, ks, run.append_log)
     return run

@@ -15,21 +15,11 @@ from gitops import GitOpsError
 from gitops.providers import GitHubProvider, PlainGitProvider
 from graph.choices import HealthChoices
 from graph.models import KubeObject
-from playbooks.changes.base import request_source_reconcile, working_copy
+from playbooks.changes.gitwork import kustomization_of, request_source_reconcile, working_copy
 from playbooks.choices import TRACKED_CHANGE_STATES, ChangeState
 from playbooks.models import PlaybookRun
 
 logger = logging.getLogger(__name__)
-
-
-def _kustomization(run: PlaybookRun) -> KubeObject | None:
-    from playbooks.library import get_playbook
-
-    try:
-        ctx = get_playbook(run.playbook).context(run.target)
-    except GitOpsError:
-        return None
-    return KubeObject.objects.filter(pk=ctx.kustomization.pk).first()
 
 
 def _contains(connection: GitConnection, url: str, ancestor: str, revision: str) -> bool:
@@ -82,7 +72,7 @@ def track(run: PlaybookRun) -> str:
         if pr.merged:
             run.advance_change(ChangeState.MERGED, f"pull request #{pr.number} merged as {pr.merge_sha[:12]}",
                                merge_sha=pr.merge_sha)
-            ks = _kustomization(run)
+            ks = kustomization_of(run)
             if ks is not None:
                 request_source_reconcile(run.cluster, ks, run.append_log)
         elif pr.state == "closed":
@@ -103,7 +93,7 @@ def track(run: PlaybookRun) -> str:
             _merge_by_policy(run)
         return run.change_state
     if run.change_state in (ChangeState.MERGED, ChangeState.COMMITTED):
-        ks = _kustomization(run)
+        ks = kustomization_of(run)
         revision = applied_revision_of(ks) if ks is not None else ""
         sha = revision.rsplit(":", 1)[-1] if "sha1:" in revision else ""
         if sha and run.merge_sha and _contains(connection, connection.repository_url, run.merge_sha, sha):
