@@ -225,8 +225,8 @@ def _attach_preview(run: PlaybookRun, grant: AccessGrant, namespace: KubeObject)
     approver and the expiry still pending. Best effort: without it the request still stands (the job re-checks)."""
     spec = gitfiles.BindingSpec(
         grant_id=grant.pk, run_id=run.pk, namespace=grant.namespace, role=grant.role,
-        subject_kind=grant.subject_kind, subject_name=grant.subject_name, requested_by=grant.requested_by_username,
-        approved_by=PENDING, duration=grant.duration_choice, expires_at=PENDING, ticket=grant.ticket)
+        subject_kind=str(grant.subject_kind), subject_name=grant.subject_name,
+        requested_by=grant.requested_by_username, approved_by=PENDING, duration=grant.duration_choice, expires_at=PENDING, ticket=grant.ticket)
     try:
         preview = RequestNamespaceAccess.preview(namespace, {"binding": spec.__dict__})
     except GitOpsError as exc:
