@@ -18,7 +18,7 @@ from access import rules as access_rules
 from access.jit import policy, rules
 from access.jit.models import OPEN_STATES, AccessGrant, ActiveAccessGrant, GrantState, MyAccessGrant, SubjectKind
 from controlplane.models import AuditEvent
-from controlplane.templatetags.fluxplane_time import natural_duration
+from controlplane.presentation import naturaldelta
 from graph.models import KubeObject
 from jit.playbook import RequestNamespaceAccess, extension_initial, request_access
 from playbooks.runpage import diff_lines
@@ -83,7 +83,7 @@ class _GrantAdminBase(admin.ModelAdmin):
 
     @admin.display(description="duration")
     def duration_display(self, obj: AccessGrant) -> str:
-        return f"{natural_duration(obj.duration)} from the moment Flux applies it"
+        return f"{naturaldelta(obj.duration)} from the moment Flux applies it"
 
     @admin.display(description="RoleBinding file (as approved; approver and expiry filled in at approval)")
     def binding_diff(self, obj: AccessGrant) -> str:

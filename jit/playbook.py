@@ -226,7 +226,8 @@ def _attach_preview(run: PlaybookRun, grant: AccessGrant, namespace: KubeObject)
     spec = gitfiles.BindingSpec(
         grant_id=grant.pk, run_id=run.pk, namespace=grant.namespace, role=grant.role,
         subject_kind=str(grant.subject_kind), subject_name=grant.subject_name,
-        requested_by=grant.requested_by_username, approved_by=PENDING, duration=grant.duration_choice, expires_at=PENDING, ticket=grant.ticket)
+        requested_by=grant.requested_by_username, approved_by=PENDING, duration=grant.duration_choice,
+        expires_at=PENDING, ticket=grant.ticket)
     try:
         preview = RequestNamespaceAccess.preview(namespace, {"binding": spec.__dict__})
     except GitOpsError as exc:

@@ -192,7 +192,7 @@ def test_jit_request_approve_active_expire_removed(demo, make_user, new_page, lo
     assert _field(page, "state") == "requested (waiting for approval)"
     assert page.locator("#fp-grant-state").inner_text() == "requested (waiting for approval)"
     assert "+kind: RoleBinding" in page.locator(".field-binding_diff pre.fp-diff").inner_text()
-    assert "for 4 hours" in page.locator("#fp-grant-head").inner_text()
+    assert "for 4 h," in page.locator("#fp-grant-head").inner_text()
     screenshot(page, "access-03-requested", full_page=True)
 
     # --- the approver finds it in the inbox and approves
