@@ -151,6 +151,10 @@ class PlaybookRunAdmin(RunAdminMixin, admin.ModelAdmin):
             **super().live_context(request, obj),
             "state_words": words, "state_tone": tone, "timeline": runpage.timeline(obj), "cr": status,
             "can_merge": status is not None and rules.can_merge(request.user, obj),
+            "approvals": list(obj.approvals.all()),
+            "can_cancel": obj.status in (PlaybookRunStatus.PENDING_APPROVAL, PlaybookRunStatus.QUEUED)
+            and (obj.requested_by_id == request.user.pk or request.user.is_superuser),
+            "is_requester": obj.requested_by_id == request.user.pk,
             "merge_policy": obj.git_connection.get_merge_policy_display() if obj.git_connection else "",
         }
 
@@ -159,10 +163,6 @@ class PlaybookRunAdmin(RunAdminMixin, admin.ModelAdmin):
         extra = {
             "can_decide": run is not None and run.status == PlaybookRunStatus.PENDING_APPROVAL and rules.can_approve(
                 request.user, run),
-            "can_cancel": run is not None and run.status in (PlaybookRunStatus.PENDING_APPROVAL,
-                                                             PlaybookRunStatus.QUEUED)
-            and (run.requested_by_id == request.user.pk or request.user.is_superuser),
-            "is_requester": run is not None and run.requested_by_id == request.user.pk,
             "show_internals": self.shows_internals(request),
         }
         if run is not None:
@@ -174,7 +174,8 @@ class PlaybookRunAdmin(RunAdminMixin, admin.ModelAdmin):
                 "playbook_title": playbook.title if playbook else run.playbook,
                 "playbook_description": playbook.description if playbook else "",
                 "diff_rows": runpage.diff_lines(run.diff), "parameter_rows": runpage.parameter_rows(run),
-                "approvals": list(run.approvals.all()), "title": f"{playbook.title if playbook else run.playbook}"
+                "rendered_rows": runpage.diff_lines(run.rendered_diff),
+                "title": f"{playbook.title if playbook else run.playbook}"
                 f" · {run.target_label}", "subtitle": f"run #{run.pk}",
             })
         return super().change_view(request, object_id, form_url, {**(extra_context or {}), **extra})

@@ -155,7 +155,7 @@ def diff_lines(diff: str) -> list[tuple[str, str]]:
     """(css class, text) per line of a unified diff: file headers, hunks, additions, removals, context."""
     rows = []
     for line in diff.splitlines():
-        if line.startswith(("diff --git", "+++", "---", "index ", "new file", "deleted file")):
+        if line.startswith(("diff --git", "+++", "---", "index ", "new file", "deleted file", "# ")):
             kind = "file"
         elif line.startswith("@@"):
             kind = "hunk"
