@@ -135,9 +135,8 @@ class RequestNamespaceAccess(GitOpsPlaybook):
         if run.change_state != ChangeState.PR_OPEN:  # merged (by policy or above) or committed to the base branch
             grant.state = GrantState.MERGED
             grant.save(update_fields=["file_path", "build_path", "state"])
-            with context.as_fluxplane():  # Fluxplane merged it, not the requester whose job this is
-                grant.record("merged", f"{spec.name} is on {ctx.connection.base_branch} ({run.merge_sha[:12]}), "
-                             f"merged by Fluxplane on behalf of {grant.requested_by_username}")
+            with context.on_behalf_of(grant.requested_by_username):  # Fluxplane merged it, not the requester
+                grant.record("merged", f"{spec.name} is on {ctx.connection.base_branch} ({run.merge_sha[:12]})")
         return {**result, "grant": grant.pk, "binding": spec.name, "file": grant.file_path}
 
     def _merge(self, grant: AccessGrant) -> None:
