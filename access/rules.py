@@ -19,10 +19,11 @@ from access.models import KubeObjectGroupPermission, KubeObjectUserPermission
 RUN_PLAYBOOK = "run_playbook"
 REQUEST_CHANGE = "request_change"
 APPROVE_RUN = "approve_run"
+MERGE_CHANGE = "merge_change"
 REQUEST_ACCESS = "request_access"
 SILENCE = "silence"
 VIEW = "view_kubeobject"
-VERBS = (VIEW, RUN_PLAYBOOK, REQUEST_CHANGE, APPROVE_RUN, REQUEST_ACCESS, SILENCE)
+VERBS = (VIEW, RUN_PLAYBOOK, REQUEST_CHANGE, APPROVE_RUN, MERGE_CHANGE, REQUEST_ACCESS, SILENCE)
 
 _MAX_DEPTH = 32  # the Flux tree is shallow; the bound only protects against a cycle in bad data
 
@@ -139,6 +140,16 @@ def can_approve(user, run) -> bool:
     if run.target_id is None:
         return has_global(user, APPROVE_RUN)
     return has_verb(user, APPROVE_RUN, run.target)
+
+
+def can_merge(user, run) -> bool:
+    """Merging an approved change from Fluxplane needs ``merge_change`` on the run's target or an ancestor. The
+    requester may merge too: the approvals by others already happened (whether they are met is the run's check)."""
+    if not _active(user):
+        return False
+    if run.target_id is None:
+        return has_global(user, MERGE_CHANGE)
+    return has_verb(user, MERGE_CHANGE, run.target)
 
 
 def has_any_grant(user, verb: str) -> bool:

@@ -69,6 +69,7 @@ class KubeObject(models.Model):
             ("run_playbook", "Can run exec playbooks (suspend, resume, reconcile)"),
             ("request_change", "Can request GitOps changes"),
             ("approve_run", "Can approve or reject playbook runs"),
+            ("merge_change", "Can merge approved GitOps changes"),
             ("request_access", "Can request just-in-time namespace access"),
             ("silence", "Can silence alerts"),
         ]

@@ -25,7 +25,10 @@ def key_status(obj: KubeObject) -> list[tuple[str, str]]:
     add("Last attempted revision", status.get("lastAttemptedRevision"))
     add("Artifact revision", (status.get("artifact") or {}).get("revision"))
     add("Last handled reconcile at", status.get("lastHandledReconcileAt"))
-    add("Observed generation", f"{obj.observed_generation} of {obj.generation}" if obj.generation else None)
+    if obj.generation:
+        seen = obj.observed_generation
+        add("Observed generation", f"not yet observed (generation {obj.generation})" if seen is None else
+            f"{seen} of {obj.generation}" + (" (up to date)" if seen == obj.generation else " (catching up)"))
     if status.get("inventory") is not None:
         add("Inventory", f"{len(inventory_keys({'status': status}))} objects")
     history = status.get("history") or []

@@ -5,18 +5,22 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 from django.views.decorators.http import require_POST
 
 from access import rules as access_rules
 from access.jit import policy, rules
 from access.jit.models import OPEN_STATES, AccessGrant, ActiveAccessGrant, GrantState, MyAccessGrant, SubjectKind
+from controlplane.models import AuditEvent
+from controlplane.presentation import naturaldelta
 from jit.playbook import RequestNamespaceAccess, extension_initial, request_access
+from playbooks.runpage import diff_lines
 
 
 class AccessRequestForm(forms.Form):
@@ -36,6 +40,10 @@ class AccessRequestForm(forms.Form):
         self.fields["role"].widget.choices = [(r, r) for r in policy.roles_for_namespace(namespace)]
 
 
+_TONES = {GrantState.ACTIVE: "ok", GrantState.REMOVED: "quiet", GrantState.NOT_GRANTED: "failed",
+          GrantState.UNUSED: "quiet", GrantState.ENFORCED: "failed"}
+
+
 class _GrantAdminBase(admin.ModelAdmin):
     list_display = ["__str__", "state", "namespace", "role", "subject_name", "requested_by_username", "activated_at",
                     "expires_at", "time_left_display", "removal_link"]
@@ -48,7 +56,41 @@ class _GrantAdminBase(admin.ModelAdmin):
                                                                                                 "request_run"))
 
     def get_readonly_fields(self, request, obj=None):
-        return [f.name for f in AccessGrant._meta.fields] + ["time_left_display", "run_link", "removal_link"]
+        return [f.name for f in AccessGrant._meta.fields] + ["time_left_display", "run_link", "removal_link",
+                                                             "duration_display", "subject_display",
+                                                             "binding_diff"]
+
+    def get_fieldsets(self, request, obj=None):
+        """What a person needs first (who gets what where, for how long, why), then time, then the git side;
+        bookkeeping of the sweep folded away for administrators."""
+        sets = [
+            ("Access", {"fields": ["state", "subject_display", "role", "namespace", "cluster", "duration_display",
+                                   "reason", "ticket", "requested_by_username", "approved_by"]}),
+            ("Time", {"fields": ["created_at", "activated_at", "expires_at", "time_left_display", "revoked_at",
+                                 "revoked_by", "removed_from_git_at", "removed_at"]}),
+            ("In git", {"fields": ["run_link", "binding_diff", "removal_link"]}),
+        ]
+        if request.user.is_superuser:
+            sets.append(("Details for administrators", {"classes": ["collapse"], "fields": [
+                "binding_name", "file_path", "build_path", "activation_deadline", "ends_at", "settled",
+                "removal_branch", "enforced_at", "enforcement_count", "last_checked_at", "extends"]}))
+        return sets
+
+    @admin.display(description="subject")
+    def subject_display(self, obj: AccessGrant) -> str:
+        return f"{obj.subject_kind} {obj.subject_name}"
+
+    @admin.display(description="duration")
+    def duration_display(self, obj: AccessGrant) -> str:
+        return f"{naturaldelta(obj.duration)} from the moment Flux applies it"
+
+    @admin.display(description="RoleBinding file (as approved; approver and expiry filled in at approval)")
+    def binding_diff(self, obj: AccessGrant) -> str:
+        run = obj.request_run
+        if run is None or not run.diff:
+            return "—"
+        return format_html('<pre class="fp-diff fp-diff-colored">{}</pre>', format_html_join(
+            "", '<span class="{}">{}</span>', diff_lines(run.diff)))
 
     def has_add_permission(self, request) -> bool:
         return False
@@ -75,6 +117,35 @@ class _GrantAdminBase(admin.ModelAdmin):
         hours, rest = divmod(int(left.total_seconds()), 3600)
         return f"{hours}h {rest // 60:02d}m"
 
+    def grant_timeline(self, grant: AccessGrant) -> list[dict]:
+        """requested → approved → pull request → merged → active → ended, time-stamped from the grant's audit
+        events (one query); the failing or final step says why."""
+        events = {}
+        for event in AuditEvent.objects.filter(target_type=ContentType.objects.get_for_model(AccessGrant),
+                                               target_id=str(grant.pk), verb__startswith="jit.").order_by("time"):
+            events.setdefault(event.verb.removeprefix("jit."), event)
+        steps = [("requested", "requested"), ("approved", "approved"), ("pr_opened", "pull request opened"),
+                 ("merged", "merged"), ("active", "active")]
+        ended = [v for v in ("not_granted", "unused", "expiring", "revoked", "removed", "enforced") if v in events]
+        out, current_marked = [], False
+        for verb, label in steps:
+            event = events.get(verb)
+            if event is not None:
+                out.append({"label": label, "state": "done", "at": event.time, "detail": event.message})
+            elif ended or grant.state == GrantState.NOT_GRANTED:
+                continue  # never reached: the grant ended before
+            else:
+                out.append({"label": label, "state": "todo" if current_marked else "current", "at": None,
+                            "detail": ""})
+                current_marked = True
+        for verb in ended:
+            failed = verb in ("not_granted", "unused")
+            out.append({"label": verb.replace("_", " "), "state": "failed" if failed else "done",
+                        "at": events[verb].time, "detail": events[verb].message})
+        if grant.state == GrantState.ACTIVE and grant.expires_at:
+            out.append({"label": "expires", "state": "todo", "at": grant.expires_at, "detail": ""})
+        return out
+
     @admin.display(description="request")
     def run_link(self, obj: AccessGrant) -> str:
         if not obj.request_run_id:
@@ -92,6 +163,8 @@ class _GrantAdminBase(admin.ModelAdmin):
     def change_view(self, request, object_id, form_url="", extra_context=None):
         grant = self.get_object(request, object_id)
         extra = {
+            "timeline": self.grant_timeline(grant) if grant is not None else [],
+            "state_tone": _TONES.get(grant.state, "waiting") if grant is not None else "",
             "can_revoke": grant is not None and grant.state in rules.REVOCABLE and rules.can_revoke(request.user,
                                                                                                     grant),
             "can_extend": grant is not None and grant.state in OPEN_STATES and rules.can_extend(request.user, grant),

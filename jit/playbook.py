@@ -20,10 +20,13 @@ from django.utils import timezone
 from access import rules
 from access.jit import policy
 from access.jit.models import AccessGrant, GrantState, SubjectKind
+from controlplane import context
 from controlplane.runners import JobFailed
+from gitops import GitOpsError
 from graph.models import KubeObject
 from jit import gitfiles
-from playbooks.changes.base import GitOpsPlaybook, request_source_reconcile
+from playbooks.changes.base import GitOpsPlaybook
+from playbooks.changes.merging import merge_change
 from playbooks.choices import ChangeState, Decision
 from playbooks.library import register
 from playbooks.models import PlaybookRun
@@ -53,6 +56,17 @@ class RequestNamespaceAccess(GitOpsPlaybook):
     def approvals_required(cls) -> int:
         # At least one: nobody grants themselves access. The role's policy may ask for more (see request_access).
         return max(1, super().approvals_required())
+
+    @classmethod
+    def group(cls) -> str:
+        return "access"
+
+    @classmethod
+    def comparable(cls, diff: str) -> list[str]:
+        # Who approved and when the binding expires are only known at approval: the approver saw those two
+        # annotations as pending; every other line must be the one they approved.
+        pending = (gitfiles.ANNOTATION + "approved-by:", gitfiles.ANNOTATION + "expires-at:")
+        return [line for line in super().comparable(diff) if not line[1:].strip().startswith(pending)]
 
     @classmethod
     def start_url(cls, obj: KubeObject) -> str:
@@ -116,26 +130,24 @@ class RequestNamespaceAccess(GitOpsPlaybook):
             grant.save(update_fields=["file_path", "build_path", "state"])
             grant.record("pr_opened", f"pull request #{run.pr_number} adds {spec.name}: {run.pr_url}",
                          pr=run.pr_url)
-            if settings.FLUXPLANE_JIT_AUTO_MERGE_GRANT and ctx.connection.hosted:
-                self._merge(grant, ctx)
-        else:  # plain git (merged by Fluxplane) or pull requests off (committed to the base branch)
+            if settings.FLUXPLANE_JIT_AUTO_MERGE_GRANT:
+                self._merge(grant)
+        if run.change_state != ChangeState.PR_OPEN:  # merged (by policy or above) or committed to the base branch
             grant.state = GrantState.MERGED
             grant.save(update_fields=["file_path", "build_path", "state"])
-            grant.record("merged", f"{spec.name} is on {ctx.connection.base_branch} ({run.merge_sha[:12]})")
+            with context.on_behalf_of(grant.requested_by_username):  # Fluxplane merged it, not the requester
+                grant.record("merged", f"{spec.name} is on {ctx.connection.base_branch} ({run.merge_sha[:12]})")
         return {**result, "grant": grant.pk, "binding": spec.name, "file": grant.file_path}
 
-    def _merge(self, grant: AccessGrant, ctx) -> None:
+    def _merge(self, grant: AccessGrant) -> None:
+        """Merge the grant's change request right away: the approval already happened in Fluxplane. Fluxplane
+        merges on the requester's behalf (the audit names Fluxplane, not the requester)."""
         run = self.run
-        connection = ctx.connection
-        merged = connection.pull_requests().merge(run.pr_number,
-                                                  message=f"Merge access grant #{grant.pk} (approved in Fluxplane)")
-        what = connection.change_request_label(run.pr_number)
-        run.advance_change(ChangeState.MERGED, f"{what} merged as {merged.merge_sha[:12]} "
-                           f"(auto-merge of access grants)", merge_sha=merged.merge_sha)
-        grant.state = GrantState.MERGED
-        grant.save(update_fields=["state"])
-        grant.record("merged", f"{what} merged (auto-merge)", merge_sha=merged.merge_sha)
-        request_source_reconcile(run.cluster, ctx.kustomization, self.log)
+        try:
+            merge_change(run, None, why="FLUXPLANE_JIT_AUTO_MERGE_GRANT")
+        except ValidationError as exc:
+            self.log(f"the grant was not merged automatically: {' '.join(exc.messages)}", "warning")
+        run.refresh_from_db()
 
 
 def _check_reason(reason: str, ticket: str) -> tuple[str, str]:
@@ -200,7 +212,28 @@ def request_access(user, namespace: KubeObject, role: str, duration: str, reason
         grant.record("requested", f"{grant.subject_kind} {grant.subject_name} asks for {grant.role} on "
                      f"{grant.namespace} for {grant.duration_choice}: {grant.reason}", actor=user,
                      approvals_required=run.approvals_required)
+        _attach_preview(run, grant, namespace)
     return grant
+
+
+PENDING = "(set when approved)"
+
+
+def _attach_preview(run: PlaybookRun, grant: AccessGrant, namespace: KubeObject) -> None:
+    """The RoleBinding file diff the approver reads before approving: the file this request would commit, with the
+    approver and the expiry still pending. Best effort: without it the request still stands (the job re-checks)."""
+    spec = gitfiles.BindingSpec(
+        grant_id=grant.pk, run_id=run.pk, namespace=grant.namespace, role=grant.role,
+        subject_kind=str(grant.subject_kind), subject_name=grant.subject_name,
+        requested_by=grant.requested_by_username, approved_by=PENDING, duration=grant.duration_choice,
+        expires_at=PENDING, ticket=grant.ticket)
+    try:
+        preview = RequestNamespaceAccess.preview(namespace, {"binding": spec.__dict__})
+    except GitOpsError as exc:
+        run.append_log(f"no preview of the RoleBinding: {exc}", "warning")
+        return
+    run.diff = preview.diff
+    run.save(update_fields=["diff"])
 
 
 def extension_initial(grant: AccessGrant) -> dict[str, str]:

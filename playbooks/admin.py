@@ -8,6 +8,7 @@ import hashlib
 import uuid
 
 from django.contrib import admin, messages
+from django.core.cache import cache
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.http import Http404, HttpResponseRedirect
@@ -23,8 +24,10 @@ from controlplane.dispatch import rq_job_id
 from gitops import GitOpsError, InvalidInput
 from graph.choices import EdgeType
 from graph.models import Edge, KubeObject
+from playbooks import runpage
+from playbooks.changes import merging
 from playbooks.changes.forms import cleaned_for_storage
-from playbooks.choices import Mode, PlaybookRunStatus
+from playbooks.choices import ChangeState, Mode, PlaybookRunStatus
 from playbooks.library import get_playbook
 from playbooks.models import PendingApproval, PlaybookRun
 
@@ -53,23 +56,29 @@ def order_for_bulk(objects: list[KubeObject], dependencies_first: bool) -> list[
 
 @admin.register(PlaybookRun)
 class PlaybookRunAdmin(RunAdminMixin, admin.ModelAdmin):
-    list_display = ["__str__", "playbook", "target_label", "status", "change_state", "requested_by_username",
+    """A run's page is made for the people who follow it: what/where/who, the state as a timeline, the change
+    request with its checks and reviews (and Merge), the coloured diff, approvals with reasons, the parameters as
+    a table, the live log; internal fields folded away for administrators (see runpage and the templates)."""
+
+    list_display = ["__str__", "playbook", "target_label", "state_display", "requested_by_username",
                     "created_at", "finished_at"]
     list_filter = ["status", "change_state", "playbook", "mode", "cluster", "created_at"]
     search_fields = ["target_name", "target_namespace", "requested_by_username", "playbook", "batch"]
     change_form_template = "admin/playbooks/playbookrun/change_form.html"
+    live_template = "admin/playbooks/playbookrun/live.html"
 
     def get_readonly_fields(self, request, obj=None):
         return ["playbook", "mode", "cluster", "target_link", "approvals_required", "approvals_list", "expires_at",
                 "batch", "change_state", "pr_link", "branch", "commit_sha", "merge_sha", "diff_display",
-                "rendered_diff_display", *self.run_fields]
+                "rendered_diff_display", *self.run_fields, *self.internal_fields]
 
     def get_fields(self, request, obj=None):
         return self.get_readonly_fields(request, obj)
 
     def get_queryset(self, request):
         # Users see their own runs and those on objects they may view.
-        return rules.visible_runs(request.user, super().get_queryset(request).select_related("cluster", "target"))
+        return rules.visible_runs(request.user, super().get_queryset(request).select_related(
+            "cluster", "target", "git_connection"))
 
     def has_view_permission(self, request, obj=None) -> bool:
         if obj is not None:
@@ -78,6 +87,11 @@ class PlaybookRunAdmin(RunAdminMixin, admin.ModelAdmin):
 
     def has_module_permission(self, request) -> bool:
         return request.user.is_active and request.user.is_staff
+
+    @admin.display(description="state", ordering="status")
+    def state_display(self, obj: PlaybookRun) -> str:
+        words, tone = runpage.state_words(obj)
+        return format_html('<span class="fp-state fp-tone-{}">{}</span>', tone, words)
 
     @admin.display(description="target")
     def target_link(self, obj: PlaybookRun) -> str:
@@ -95,7 +109,8 @@ class PlaybookRunAdmin(RunAdminMixin, admin.ModelAdmin):
     def diff_display(self, obj: PlaybookRun) -> str:
         if not obj.diff:
             return "—"
-        return format_html('<pre class="fp-diff" style="white-space:pre-wrap;font-size:12px">{}</pre>', obj.diff)
+        return format_html('<pre class="fp-diff fp-diff-colored">{}</pre>', format_html_join(
+            "", '<span class="{}">{}</span>', runpage.diff_lines(obj.diff)))
 
     @admin.display(description="rendered diff (what Flux will apply)")
     def rendered_diff_display(self, obj: PlaybookRun) -> str:
@@ -113,17 +128,59 @@ class PlaybookRunAdmin(RunAdminMixin, admin.ModelAdmin):
             (a.created_at.strftime("%Y-%m-%d %H:%M"), a.username, a.get_decision_display(), a.reason or "—")
             for a in items))
 
+    # ------------------------------------------------------------------ the page
+    def is_live(self, obj) -> bool:
+        return obj is not None and runpage.is_live(obj)
+
+    def change_request(self, obj: PlaybookRun):
+        """The provider's view of the open change (state, checks, reviews), cached briefly so a page polled by
+        several people does not multiply calls to the provider."""
+        if obj.change_state != ChangeState.PR_OPEN:
+            return None
+        key = f"fp:change-request:{obj.pk}:{obj.change_updated_at.timestamp() if obj.change_updated_at else 0}"
+        found = cache.get(key)
+        if found is None:
+            found = merging.change_request_status(obj)
+            cache.set(key, found, 5)
+        return found
+
+    def live_context(self, request, obj: PlaybookRun) -> dict:
+        words, tone = runpage.state_words(obj)
+        status = self.change_request(obj)
+        return {
+            **super().live_context(request, obj),
+            "state_words": words, "state_tone": tone, "timeline": runpage.timeline(obj), "cr": status,
+            "can_merge": status is not None and rules.can_merge(request.user, obj),
+            "approvals": list(obj.approvals.all()),
+            # The requester (or a superuser) withdraws a run that has not started; a superuser also stops a stuck
+            # running one (its worker's late result is then only logged).
+            "can_cancel": (obj.status in (PlaybookRunStatus.PENDING_APPROVAL, PlaybookRunStatus.QUEUED)
+                           and (obj.requested_by_id == request.user.pk or request.user.is_superuser))
+                          or (obj.status == PlaybookRunStatus.RUNNING and request.user.is_superuser),
+            "is_requester": obj.requested_by_id == request.user.pk,
+            "merge_policy": obj.git_connection.effective_merge_policy if obj.git_connection else "",
+        }
+
     def change_view(self, request, object_id, form_url="", extra_context=None):
         run = self.get_object(request, object_id)
         extra = {
             "can_decide": run is not None and run.status == PlaybookRunStatus.PENDING_APPROVAL and rules.can_approve(
                 request.user, run),
-            "can_cancel": run is not None and (
-                (run.status in (PlaybookRunStatus.PENDING_APPROVAL, PlaybookRunStatus.QUEUED)
-                 and (run.requested_by_id == request.user.pk or request.user.is_superuser))
-                or (run.status == PlaybookRunStatus.RUNNING and request.user.is_superuser)),
-            "is_requester": run is not None and run.requested_by_id == request.user.pk,
+            "show_internals": self.shows_internals(request),
         }
+        if run is not None:
+            try:
+                playbook = get_playbook(run.playbook)
+            except LookupError:
+                playbook = None
+            extra.update({
+                "playbook_title": playbook.title if playbook else run.playbook,
+                "playbook_description": playbook.description if playbook else "",
+                "diff_rows": runpage.diff_lines(run.diff), "parameter_rows": runpage.parameter_rows(run),
+                "rendered_rows": runpage.diff_lines(run.rendered_diff),
+                "title": f"{playbook.title if playbook else run.playbook}"
+                f" · {run.target_label}", "subtitle": f"run #{run.pk}",
+            })
         return super().change_view(request, object_id, form_url, {**(extra_context or {}), **extra})
 
     # ------------------------------------------------------------------ views
@@ -134,6 +191,7 @@ class PlaybookRunAdmin(RunAdminMixin, admin.ModelAdmin):
             path("bulk/<str:playbook>/", wrap(self.bulk_view), name="playbooks_bulk"),
             path("<int:run_id>/decide/", wrap(require_POST(self.decide_view)), name="playbooks_decide"),
             path("<int:run_id>/cancel/", wrap(require_POST(self.cancel_view)), name="playbooks_cancel"),
+            path("<int:run_id>/merge/", wrap(require_POST(self.merge_view)), name="playbooks_merge"),
             *super().get_urls(),
         ]
 
@@ -163,7 +221,7 @@ class PlaybookRunAdmin(RunAdminMixin, admin.ModelAdmin):
                 initial["document"] = playbook.source_text(target)
             except GitOpsError as exc:
                 refusal = str(exc)
-        form = playbook.form_class(request.POST if request.method == "POST" else None, initial=initial)
+        form = playbook.form_for(target)(request.POST if request.method == "POST" else None, initial=initial)
         preview, digest = None, ""
         if request.method == "POST" and form.is_valid() and not refusal:
             params = cleaned_for_storage(form.cleaned_data)
@@ -265,6 +323,21 @@ class PlaybookRunAdmin(RunAdminMixin, admin.ModelAdmin):
             return HttpResponseRedirect(reverse("admin:playbooks_pendingapproval_change", args=[run.pk]))
         return HttpResponseRedirect(reverse("admin:playbooks_pendingapproval_changelist"))
 
+    def merge_view(self, request, run_id: int):
+        """Merge the run's approved change (``merge_change``, checked again by merging.merge_change)."""
+        run = self._run_or_404(request, run_id)
+        if not rules.can_merge(request.user, run):
+            raise PermissionDenied
+        try:
+            run = merging.merge_change(run, request.user)
+        except ValidationError as exc:
+            messages.error(request, " ".join(exc.messages))
+        except GitOpsError as exc:
+            messages.error(request, f"Not merged: {exc}")
+        else:
+            messages.success(request, f"Merged: {run.target_label} is on its way to the cluster.")
+        return HttpResponseRedirect(reverse("admin:playbooks_playbookrun_change", args=[run.pk]))
+
     def cancel_view(self, request, run_id: int):
         run = self._run_or_404(request, run_id)
         try:
@@ -284,7 +357,7 @@ class ApprovalInboxAdmin(PlaybookRunAdmin):
     list_display_links = ["__str__"]
 
     def get_urls(self):
-        return admin.ModelAdmin.get_urls(self)
+        return RunAdminMixin.get_urls(self)  # the live fragment, not the run views (they live on PlaybookRunAdmin)
 
     def get_queryset(self, request):
         qs = PlaybookRun.objects.filter(status=PlaybookRunStatus.PENDING_APPROVAL).exclude(

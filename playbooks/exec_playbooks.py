@@ -32,12 +32,18 @@ class SuspendForm(forms.Form):
     )
 
 
-class ReconcileForm(TimeoutForm):
+class ReconcileWithSourceForm(TimeoutForm):
     with_source = forms.BooleanField(required=False, label="Reconcile the source first",
-                                     help_text="Kustomization: its source; HelmRelease: HelmRepository → HelmChart")
-    force = forms.BooleanField(required=False, help_text="HelmRelease only: one-off upgrade even without changes")
-    reset = forms.BooleanField(required=False, help_text="HelmRelease only: reset the failure counters (after "
-                                                         "RetriesExceeded)")
+                                     help_text="fetch its source (GitRepository, OCIRepository, …) before applying")
+
+
+class ReconcileForm(ReconcileWithSourceForm):
+    """The HelmRelease form: force and reset exist only for Helm releases."""
+
+    with_source = forms.BooleanField(required=False, label="Reconcile the source first",
+                                     help_text="HelmRepository → HelmChart before the release")
+    force = forms.BooleanField(required=False, help_text="one-off upgrade even without changes")
+    reset = forms.BooleanField(required=False, help_text="reset the failure counters (after RetriesExceeded)")
 
 
 class ExecPlaybook(Playbook):
@@ -60,13 +66,17 @@ class Suspend(ExecPlaybook):
     name = "suspend"
     setting = "suspend"
     title = "Suspend"
-    description = ("Stop Flux reconciling the object (merge patch spec.suspend: true, as `flux suspend` does; "
+    description = ("Stop Flux reconciling it until resumed (sets spec.suspend: true, as `flux suspend` does; "
                    "Flux Operator kinds: the fluxcd.controlplane.io/reconcile: disabled annotation).")
     bulk_dependencies_first = False  # dependents are suspended before what they depend on
 
     @classmethod
     def refusal(cls, obj) -> str | None:
         return f"{obj} is already suspended." if obj.suspended else None
+
+    @classmethod
+    def offered(cls, obj) -> bool:
+        return not obj.suspended
 
     form_class = SuspendForm
 
@@ -94,6 +104,10 @@ class Resume(ExecPlaybook):
     @classmethod
     def refusal(cls, obj) -> str | None:
         return None if obj.suspended else f"{obj} is not suspended."
+
+    @classmethod
+    def offered(cls, obj) -> bool:
+        return obj.suspended
 
     def execute(self) -> dict:
         ended = []
@@ -130,6 +144,18 @@ class Reconcile(ExecPlaybook):
     @classmethod
     def refusal(cls, obj) -> str | None:
         return f"{obj} is suspended: resume it before reconciling." if obj.suspended else None
+
+    @classmethod
+    def offered(cls, obj) -> bool:
+        return not obj.suspended
+
+    @classmethod
+    def form_for(cls, obj) -> type[forms.Form]:
+        if (obj.api_group, obj.kind) == (HELM_GROUP, "HelmRelease"):
+            return ReconcileForm
+        if (obj.api_group, obj.kind) == (KUSTOMIZE_GROUP, "Kustomization") or obj.kind == "HelmChart":
+            return ReconcileWithSourceForm
+        return TimeoutForm
 
     def execute(self) -> dict:
         group, kind, _ns, _name = self.target()

@@ -65,6 +65,22 @@ class Playbook:
         """Why this playbook cannot run on ``obj`` right now (shown before anything is requested), or None."""
         return None
 
+    @classmethod
+    def offered(cls, obj: KubeObject) -> bool:
+        """Whether the object's page offers this playbook in its current state (Suspend only when not suspended,
+        …). Cheap: the mirror row only, no git or cluster call; the start page still shows :meth:`refusal`."""
+        return True
+
+    @classmethod
+    def form_for(cls, obj: KubeObject) -> type[forms.Form]:
+        """The parameter form for this object (a playbook may leave out options that do not apply to its kind)."""
+        return cls.form_class
+
+    @classmethod
+    def group(cls) -> str:
+        """Where the object page lists it: operate (exec), change (a pull request), create, access."""
+        return "operate" if cls.mode == Mode.EXEC else "change"
+
     def __init__(self, runner: JobRunner):
         self.runner = runner
         self.run = runner.run_row

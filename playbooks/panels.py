@@ -10,6 +10,7 @@ from controlplane import extensions
 from playbooks.choices import PlaybookRunStatus
 from playbooks.library import all_playbooks, playbooks_for
 from playbooks.models import PlaybookRun
+from playbooks.runpage import state_words
 
 
 @extensions.register_panel("dashboard", "admin/playbooks/dashboard_runs.html", order=10)
@@ -20,16 +21,30 @@ def dashboard_runs(request) -> dict | None:
         requested_by=user).select_related("target", "cluster").order_by("-created_at")[:50]
     return {
         "approvals": [run for run in pending if rules.can_approve(user, run)][:10],
-        "my_runs": list(PlaybookRun.objects.filter(requested_by=user).order_by("-created_at")[:8]),
+        "my_runs": [(run, *state_words(run)) for run in
+                    PlaybookRun.objects.filter(requested_by=user).order_by("-created_at")[:8]],
     }
+
+
+GROUPS = (
+    ("operate", "Operate", "acts on the cluster now, as the flux CLI does"),
+    ("change", "Change in git", "a pull request with the exact diff, approved by someone else, then merged"),
+    ("create", "Create in git", "adds new files by pull request, approved by someone else"),
+    ("access", "Access", "time-boxed access to this namespace, approved by someone else"),
+)
 
 
 @extensions.register_panel("object", "admin/playbooks/object_panel.html", order=10)
 def object_playbooks(request, object) -> dict | None:  # noqa: A002 - the page's own name for it
-    """The playbooks the user may start on this object, each a link to its form."""
-    found = [(p, reverse("admin:playbooks_start", args=[p.name, object.pk])) for p in playbooks_for(request.user,
-                                                                                                      object)]
-    return {"playbooks": found} if found else None
+    """The playbooks the user may start on this object in its current state (Suspend only when it is not suspended,
+    Resume only when it is, …), grouped, each a link to its form with one line on what it does."""
+    offered = [p for p in playbooks_for(request.user, object) if p.offered(object)]
+    groups = []
+    for key, title, hint in GROUPS:
+        items = [(p, reverse("admin:playbooks_start", args=[p.name, object.pk])) for p in offered if p.group() == key]
+        if items:
+            groups.append({"key": key, "title": title, "hint": hint, "playbooks": items})
+    return {"groups": groups} if groups else None
 
 
 def bulk_actions(request) -> dict:

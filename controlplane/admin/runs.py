@@ -16,14 +16,17 @@ from controlplane.models import SystemRun
 
 
 class RunAdminMixin:
-    """Shared by every Run admin: nothing can be added, changed or deleted by hand; the log is shown as a table,
-    and the page reloads itself (meta refresh, no script) until the run has finished."""
+    """Shared by every Run admin: nothing can be added, changed or deleted by hand; the log is shown as a table and,
+    while the run is active, a static script (run-live.js, the CSP allows no inline script) polls ``<pk>/live/``
+    for the live part of the page as an HTML fragment and swaps it in. Internal fields (job id, request id,
+    traceback) are for administrators, folded away."""
 
     change_form_template = "admin/controlplane/run_change_form.html"
-    run_fields = [
-        "status", "requested_by_username", "request_id", "created_at", "enqueued_at", "started_at", "finished_at",
-        "attempts", "rq_job_id", "parameters", "result", "error", "traceback", "log_table",
-    ]
+    live_template = "admin/controlplane/run_live.html"
+    live_interval_ms = 2000
+    # Status, error and log are in the live part of the page (run_live_body.html), not repeated as fields.
+    run_fields = ["requested_by_username", "created_at", "started_at", "finished_at", "parameters", "result"]
+    internal_fields = ["request_id", "rq_job_id", "attempts", "enqueued_at", "traceback"]
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
@@ -34,20 +37,65 @@ class RunAdminMixin:
     def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
         return False
 
+    def get_fieldsets(self, request, obj=None):
+        fields = [f for f in self.get_fields(request, obj) if f not in self.internal_fields]
+        sets = [(None, {"fields": fields})]
+        if self.shows_internals(request):
+            sets.append(("Details for administrators", {"classes": ["collapse"], "fields": self.internal_fields}))
+        return sets
+
+    def shows_internals(self, request: HttpRequest) -> bool:
+        return bool(request.user.is_superuser)
+
     @admin.display(description="log")
     def log_table(self, obj) -> str:
         if not obj.log:
             return "—"
         rows = format_html_join(
             "", "<tr class='log-{}'><td>{}</td><td>{}</td><td>{}</td></tr>",
-            ((line.get("level"), line.get("time"), line.get("level"), line.get("message")) for line in obj.log),
+            ((line.get("level"), _clock(line.get("time")), line.get("level"), line.get("message"))
+             for line in obj.log),
         )
         return format_html("<table class='run-log'><tbody>{}</tbody></table>", rows)
 
+    def is_live(self, obj) -> bool:
+        return obj is not None and not obj.is_finished
+
+    def live_context(self, request: HttpRequest, obj) -> dict:
+        """What the live fragment shows; subclasses add their own."""
+        return {"original": obj, "log": self.log_table(obj), "live": self.is_live(obj)}
+
+    def live_view(self, request: HttpRequest, object_id: str):
+        """The live part of the run's page as an HTML fragment (polled by run-live.js); the same permission as
+        the page itself."""
+        obj = self.get_object(request, object_id)
+        if obj is None or not self.has_view_permission(request, obj):
+            raise PermissionDenied
+        response = TemplateResponse(request, self.live_template, self.live_context(request, obj))
+        response["Cache-Control"] = "no-store"
+        return response
+
+    def get_urls(self):
+        name = f"{self.model._meta.app_label}_{self.model._meta.model_name}_live"
+        return [
+            path("<path:object_id>/live/", self.admin_site.admin_view(self.live_view), name=name),
+            *super().get_urls(),
+        ]
+
     def change_view(self, request, object_id, form_url="", extra_context=None):
         obj = self.get_object(request, object_id)
-        extra_context = {**(extra_context or {}), "refresh_seconds": 0 if obj is None or obj.is_finished else 3}
-        return super().change_view(request, object_id, form_url, extra_context)
+        info = self.model._meta.app_label, self.model._meta.model_name
+        extra = {"live_url": reverse(f"admin:{info[0]}_{info[1]}_live", args=[obj.pk]) if obj is not None else "",
+                 "live_interval_ms": self.live_interval_ms}
+        if obj is not None:
+            extra.update(self.live_context(request, obj))
+        return super().change_view(request, object_id, form_url, {**(extra_context or {}), **extra})
+
+
+def _clock(value) -> str:
+    """A log line's time as HH:MM:SS (the date is the run's)."""
+    text = str(value or "")
+    return text[11:19] if len(text) >= 19 else text
 
 
 class StartSystemJobForm(forms.Form):
@@ -68,7 +116,7 @@ class SystemRunAdmin(RunAdminMixin, admin.ModelAdmin):
     change_list_template = "admin/controlplane/systemrun/change_list.html"
 
     def get_readonly_fields(self, request, obj=None):
-        return ["runner", *self.run_fields]
+        return ["runner", *self.run_fields, *self.internal_fields]
 
     def get_fields(self, request, obj=None):
         return self.get_readonly_fields(request, obj)

@@ -4,16 +4,13 @@ are off). The git engine (gitops) does the git work; this module ties it to runs
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, ClassVar
 
 from django.conf import settings
 from django.urls import reverse
 
 from access import rules
-from controlplane.kube import KubeAdapter, KubeError, KubeUnreachable
 from controlplane.models import GitConnection
 from controlplane.runners import JobFailed
 from gitops import GitOpsError, NotEditable, locate
@@ -21,14 +18,14 @@ from gitops.errors import MergeConflict
 from gitops.impact import Impact, impacts, others_changed
 from gitops.providers import PullRequestProvider
 from gitops.render import FluxKustomization
-from gitops.repo import DEFAULT_COMMITTER, Identity, WorkingCopy, branch_name, commit_message
+from gitops.repo import WorkingCopy, branch_name, commit_message
 from gitops.validate import build_check
 from gitops.yamledit import Change
 from graph.kinds import KUSTOMIZE_GROUP, SOURCE_GROUP
 from graph.models import KubeObject
 from playbooks.changes.context import ChangeContext, context_for
+from playbooks.changes.gitwork import identity_of, request_source_reconcile, working_copy  # noqa: F401 - jit.sweep imports them from here
 from playbooks.choices import ChangeState, Mode
-from playbooks.fluxexec import REQUESTED_AT, rfc3339nano
 from playbooks.library import Playbook
 
 MAX_DIFF_IN_PR = 20_000
@@ -56,26 +53,9 @@ class Preview:
         return "\n\n".join(parts)
 
 
-def _cache(kind: str) -> Path:
-    return Path(settings.FLUXPLANE_GIT_CACHE_DIR) / kind
-
-
-def working_copy(connection: GitConnection, url: str, kind: str) -> WorkingCopy:
-    """The cached clone of a repository (``preview`` for web previews, ``runs`` for jobs: separate so a preview
-    never disturbs a running change). Tokens are used only for network remotes."""
-    token = connection.resolve_token() if connection.token_ref and url.startswith(("https://", "http://")) else ""
-    return WorkingCopy(_cache(kind), url, connection.base_branch, token=token, committer=DEFAULT_COMMITTER)
-
-
 def _changed_lines(diff: str) -> list[str]:
     """The +/- lines of a diff: what must match between the approved preview and the change made."""
     return [line for line in diff.splitlines() if line[:1] in "+-" and not line.startswith(("+++", "---"))]
-
-
-def identity_of(user) -> Identity:
-    name = user.get_full_name() or user.get_username()
-    email = user.email or f"{re.sub(r'[^A-Za-z0-9._-]', '-', user.get_username())}@users.fluxplane.invalid"
-    return Identity(name, email)
 
 
 class GitOpsPlaybook(Playbook):
@@ -111,6 +91,11 @@ class GitOpsPlaybook(Playbook):
     @classmethod
     def form_initial(cls, obj: KubeObject) -> dict[str, Any]:
         return {}
+
+    @classmethod
+    def comparable(cls, diff: str) -> list[str]:
+        """The lines that must be the same in the approved diff and the change the job makes."""
+        return _changed_lines(diff)
 
     @classmethod
     def apply(cls, repo_dir: str, ctx: ChangeContext, params: dict[str, Any]) -> Change:  # pragma: no cover
@@ -183,7 +168,7 @@ class GitOpsPlaybook(Playbook):
             if errors:
                 raise JobFailed("the change does not build: " + "; ".join(errors))
             diff = wc.diff()
-            if run.diff and _changed_lines(diff) != _changed_lines(run.diff):
+            if run.diff and self.comparable(diff) != self.comparable(run.diff):
                 raise JobFailed("the files changed since this request was approved (the change no longer matches "
                                 "the approved diff): request it again")
             message = commit_message(ctx.obj.kind, ctx.obj.name, change.summary, self.body_text(diff), run.pk)
@@ -192,9 +177,18 @@ class GitOpsPlaybook(Playbook):
                 result = wc.commit_branch(branch_name(run.playbook, run.pk), author, message)
                 self.log(f"{'pushed' if result.created else 'found'} branch {result.branch} at {result.sha[:12]}")
                 fields = {"branch": result.branch, "commit_sha": result.sha, "git_connection": ctx.connection}
-                return self._open_pull_request(ctx, wc, change, diff, fields)
-            result = wc.commit_to_base(author, message, run.pk)
-            self.log(f"committed {result.sha[:12]} to {ctx.connection.base_branch}")
+                opened = self._open_pull_request(ctx, wc, change, diff, fields)
+            else:
+                opened = None
+                result = wc.commit_to_base(author, message, run.pk)
+        if opened is not None:
+            # Outside the working copy's lock: a plain-git merge takes it again.
+            from playbooks.changes.merging import auto_merge
+
+            if auto_merge(run, self.log):
+                opened["merge"] = run.merge_sha
+            return opened
+        self.log(f"committed {result.sha[:12]} to {ctx.connection.base_branch}")
         run.advance_change(ChangeState.COMMITTED, f"committed to {ctx.connection.base_branch} as {result.sha[:12]}",
                            commit_sha=result.sha, merge_sha=result.sha, git_connection=ctx.connection)
         request_source_reconcile(run.cluster, ctx.kustomization, self.log)
@@ -221,13 +215,11 @@ class GitOpsPlaybook(Playbook):
             if merged:
                 request_source_reconcile(run.cluster, ctx.kustomization, self.log)
             return {"pr_number": pr.number, "pr_url": pr.url, "branch": fields["branch"], "summary": change.summary}
-        # Plain git: the request was approved in Fluxplane, so Fluxplane merges the branch itself.
-        provider = connection.pull_requests(wc)
-        merged = provider.merge(fields["branch"], f"Merge {fields['branch']}: {title}", merger=DEFAULT_COMMITTER)
-        run.advance_change(ChangeState.MERGED, f"merged {fields['branch']} into {connection.base_branch} as "
-                           f"{merged.merge_sha[:12]}", merge_sha=merged.merge_sha, **fields)
-        request_source_reconcile(run.cluster, ctx.kustomization, self.log)
-        return {"branch": fields["branch"], "merge": merged.merge_sha, "summary": change.summary}
+        # Plain git: the pushed branch is the change request, tracked in Fluxplane and merged by Fluxplane (the
+        # Merge button, or the connection's merge policy).
+        run.advance_change(ChangeState.PR_OPEN, f"branch {fields['branch']} pushed: waiting to be merged into "
+                           f"{ctx.connection.base_branch}", **fields)
+        return {"branch": fields["branch"], "summary": change.summary}
 
     def body_text(self, diff: str) -> str:
         run = self.run
@@ -319,22 +311,3 @@ def _check_states(checks: dict) -> list[tuple[str, str]]:
         found += [(name, str(state)) for name, state in (checks.get(key) or {}).items()]
     return found
 
-
-def request_source_reconcile(cluster, kustomization: KubeObject, log) -> None:
-    """After a merge, ask the Kustomization's source (GitRepository or OCIRepository) to fetch now (what `flux
-    reconcile source git|oci` does), so the change is applied without waiting for the polling interval. Best effort:
-    the interval still applies (an OCIRepository sees the change once CI has published the next artifact)."""
-    source = (kustomization.spec or {}).get("sourceRef") or {}
-    try:
-        adapter = KubeAdapter(cluster)
-        try:
-            resource = adapter.find_resource(SOURCE_GROUP, source.get("kind") or "GitRepository", ("v1",))
-            if resource is not None:
-                adapter.patch(resource, source.get("namespace") or kustomization.namespace, source.get("name"),
-                              {"metadata": {"annotations": {REQUESTED_AT: rfc3339nano()}}})
-                log(f"requested a fetch of {source.get('kind') or 'GitRepository'} {source.get('name')}")
-        finally:
-            adapter.close()
-    except (KubeUnreachable, KubeError) as exc:
-        log(f"could not request a fetch of the source ({exc}); Flux will pick the change up at its interval",
-            "warning")

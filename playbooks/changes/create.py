@@ -74,6 +74,10 @@ class _ChildOfKustomization(GitOpsPlaybook):
     kinds = frozenset({(KUSTOMIZE_GROUP, "Kustomization")})
 
     @classmethod
+    def group(cls) -> str:
+        return "create"
+
+    @classmethod
     def context(cls, obj):
         return context_for_kustomization(obj)
 
@@ -87,7 +91,8 @@ class CreateKustomization(_ChildOfKustomization):
     name = "create-kustomization"
     setting = "createKustomization"
     title = "Create Kustomization"
-    description = "Add a Flux Kustomization beside this one's manifests (listed in the right kustomization.yaml)."
+    description = ("Propose a new Flux Kustomization (a child of this one) by pull request: its YAML in this one's "
+                   "path, listed in the kustomization.yaml there.")
     form_class = CreateKustomizationForm
 
     @classmethod
@@ -113,7 +118,8 @@ class CreateNamespace(_ChildOfKustomization):
     name = "create-namespace"
     setting = "createNamespace"
     title = "Create namespace"
-    description = "Add a folder with namespace.yaml and a kustomization.yaml, listed in this Kustomization's path."
+    description = ("Propose a new namespace by pull request: a folder with namespace.yaml and kustomization.yaml, "
+                   "listed in this Kustomization's path so it applies it.")
     form_class = CreateNamespaceForm
 
     @classmethod
@@ -153,6 +159,10 @@ class _InNamespace(GitOpsPlaybook):
     """Creators whose target is a Flux-managed Namespace: new files go into that namespace's folder."""
 
     kinds = frozenset({("", "Namespace")})
+
+    @classmethod
+    def group(cls) -> str:
+        return "create"
 
     @classmethod
     def context(cls, obj):
@@ -216,3 +226,4 @@ class CreateHelmRelease(_InNamespace):
         return create.create_helmrelease(
             repo_dir, cls.locate(repo_dir, ctx), name=params["name"], chart=params["chart"],
             version=params["version"], repository_url=params["repository_url"], values=params.get("values") or None)
+

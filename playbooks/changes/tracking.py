@@ -14,21 +14,12 @@ from controlplane.models import GitConnection
 from gitops import GitOpsError
 from graph.choices import HealthChoices
 from graph.models import KubeObject
-from playbooks.changes.base import merge_by_policy, request_source_reconcile, working_copy
+from playbooks.changes.base import merge_by_policy
+from playbooks.changes.gitwork import kustomization_of, request_source_reconcile, working_copy
 from playbooks.choices import TRACKED_CHANGE_STATES, ChangeState
 from playbooks.models import PlaybookRun
 
 logger = logging.getLogger(__name__)
-
-
-def _kustomization(run: PlaybookRun) -> KubeObject | None:
-    from playbooks.library import get_playbook
-
-    try:
-        ctx = get_playbook(run.playbook).context(run.target)
-    except GitOpsError:
-        return None
-    return KubeObject.objects.filter(pk=ctx.kustomization.pk).first()
 
 
 def _contains(connection: GitConnection, url: str, ancestor: str, revision: str) -> bool:
@@ -62,6 +53,13 @@ def applied_revision_of(ks: KubeObject) -> str:
     return revision
 
 
+def _merge_by_policy(run: PlaybookRun) -> None:
+    """on-approval / on-checks connections: Fluxplane merges an open change once it may (checks may pass later)."""
+    from playbooks.changes.merging import auto_merge
+
+    auto_merge(run, None)
+
+
 def track(run: PlaybookRun) -> str:
     """Advance one run by at most one step; returns its change state."""
     if run.target is None or run.git_connection is None:
@@ -79,12 +77,24 @@ def track(run: PlaybookRun) -> str:
         elif pr.state == "closed":
             run.advance_change(ChangeState.CLOSED, f"{what} closed without merging")
         if run.change_state == ChangeState.MERGED:
-            ks = _kustomization(run)
+            ks = kustomization_of(run)
             if ks is not None:
                 request_source_reconcile(run.cluster, ks, run.append_log)
         return run.change_state
+    if run.change_state == ChangeState.PR_OPEN and run.branch:  # plain git: the pushed branch is the request
+        wc = working_copy(connection, connection.repository_url, "runs")
+        with wc.lock():
+            info = connection.pull_requests(wc).get(run.branch)
+        if info.merged:
+            run.advance_change(ChangeState.MERGED, f"branch {run.branch} merged into {connection.base_branch}",
+                               merge_sha=info.head_sha)
+        elif info.state == "closed":
+            run.advance_change(ChangeState.CLOSED, f"branch {run.branch} was deleted without merging")
+        else:
+            _merge_by_policy(run)
+        return run.change_state
     if run.change_state in (ChangeState.MERGED, ChangeState.COMMITTED):
-        ks = _kustomization(run)
+        ks = kustomization_of(run)
         revision = applied_revision_of(ks) if ks is not None else ""
         sha = revision.rsplit(":", 1)[-1] if "sha1:" in revision else ""
         if sha and run.merge_sha and _contains(connection, connection.repository_url, run.merge_sha, sha):

@@ -15,7 +15,7 @@ from urllib.parse import parse_qsl, unquote, urlencode, urlsplit
 
 from simulator.forge.server import token_login
 
-from . import gitapi, pulls, render
+from . import gitapi, pulls, render, web
 from .call import Call
 from .repo import BareRepo, GitError, Person
 from .state import ApiError, CheckRun, Pull, RepoState, Status, next_id
@@ -138,6 +138,8 @@ class _Handler(BaseHTTPRequestHandler):
         try:
             length = int(self.headers.get("Content-Length") or 0)
             raw = self.rfile.read(length) if length else b""
+            if web.serve(self, sim, urlsplit(self.path).path):  # a person's page (no token), not the API
+                return
             login = sim.authenticate(self.headers.get("Authorization"))
             split = urlsplit(self.path)
             path = split.path

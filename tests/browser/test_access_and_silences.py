@@ -190,6 +190,9 @@ def test_jit_request_approve_active_expire_removed(demo, make_user, new_page, lo
     assert grant.state == GrantState.REQUESTED and run.status == PlaybookRunStatus.PENDING_APPROVAL
     assert (grant.role, grant.namespace, grant.subject_name) == ("edit", "podinfo", "dev")
     assert _field(page, "state") == "requested (waiting for approval)"
+    assert page.locator("#fp-grant-state").inner_text() == "requested (waiting for approval)"
+    assert "+kind: RoleBinding" in page.locator(".field-binding_diff pre.fp-diff").inner_text()
+    assert "for 4 h," in page.locator("#fp-grant-head").inner_text()
     screenshot(page, "access-03-requested", full_page=True)
 
     # --- the approver finds it in the inbox and approves
@@ -203,8 +206,13 @@ def test_jit_request_approve_active_expire_removed(demo, make_user, new_page, lo
     lead_page.wait_for_url(f"**/{run.pk}/change/")
     details = lead_page.locator("#content-main").inner_text()
     assert "edit" in details and "debug the podinfo rollout" in details
+    # The approver reads the RoleBinding file this approval commits, before approving.
+    added = "\n".join(lead_page.locator("#fp-run-diff pre.fp-diff span.add").all_inner_texts())
+    for line in ("+kind: RoleBinding", "+  name: edit", "+    name: dev", "approved-by: (set when approved)",
+                 "requested-by: dev", "+  - fluxplane-access-"):
+        assert line in added, (line, added)
     lead_page.fill("#fp-reason", "go ahead")
-    screenshot(lead_page, "access-05-approve", full_page=True)
+    screenshot(lead_page, "access-05-approve", docs=True, full_page=True)
     _submit(lead_page, "#fp-decide button[value=approve]")
     assert f"Run #{run.pk}: queued." in lead_page.locator(".messagelist").inner_text()
 
@@ -276,7 +284,8 @@ def test_jit_request_approve_active_expire_removed(demo, make_user, new_page, lo
     assert page.locator(f".field-removal_link a[href='{grant.removal_pr_url}']").count() == 1
     for field in ("activated_at", "expires_at", "removed_from_git_at"):
         assert _field(page, field) not in ("", "-", "—"), field
-    screenshot(page, "access-09-grant-history", full_page=True)
+    page.set_viewport_size({"width": 1366, "height": 900})
+    screenshot(page, "access-09-grant-history", docs=True, full_page=True)
     _open(page, f"/admin/playbooks/playbookrun/{run.pk}/change/")
     log = page.locator("#content-main").inner_text()
     assert "lead" in log and "go ahead" in log

@@ -64,7 +64,14 @@ def test_run_pages_are_read_only(client, admin_user):
     body = page.content.decode()
     assert page.status_code == 200
     assert "step one" in body
-    assert 'http-equiv="refresh"' in body, "a running run's page refreshes itself"
+    # A running run's page updates its live part by itself: the static script polls the fragment, which answers
+    # with the same permission and says whether it is still active.
+    assert 'data-active="1"' in body and "run-live.js" in body and "<script>" not in body
+    live = client.get(reverse("admin:controlplane_systemrun_live", args=[run.pk]))
+    assert live.status_code == 200 and "step one" in live.content.decode()
+    run.status = "succeeded"
+    run.save(update_fields=["status"])
+    assert 'data-active="0"' in client.get(reverse("admin:controlplane_systemrun_live", args=[run.pk])).content.decode()
     assert client.post(reverse("admin:controlplane_systemrun_change", args=[run.pk]), {}).status_code == 403
     delete_url = reverse("admin:controlplane_systemrun_delete", args=[run.pk])
     assert client.post(delete_url, {"post": "yes"}).status_code == 403

@@ -102,10 +102,10 @@ def test_run_command_serves_the_admin_and_runs_a_job_in_the_worker(running_stack
     page = ""
     while time.monotonic() < deadline:
         page = session.get(run_url, timeout=10).text
-        if re.search(r'<div class="readonly">(succeeded|failed|errored)</div>', page):
+        if re.search(r'id="fp-run-status-words"[^>]*>(succeeded|failed|errored)<', page):
             break
         time.sleep(0.5)
-    assert '<div class="readonly">succeeded</div>' in page, page[-3000:]
+    assert re.search(r'id="fp-run-status-words"[^>]*>succeeded<', page), page[-3000:]
     assert "Redis answered" in page
     assert "picked up the job" in page
 

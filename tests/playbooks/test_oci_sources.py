@@ -55,7 +55,8 @@ def oci_fleet(tmp_path, settings):
     publish(env, bare)
     eventually(lambda: ready(env.store.peek("kustomizations", "flux-system", "apps")), 60, "apps Ready from OCI")
     cluster = Cluster.objects.create(name="oci", connection=Cluster.Connection.SIMULATOR, server_url=env.url)
-    GitConnection.objects.create(name="fleet", provider="git", repository_url=str(bare))
+    # Fluxplane merges the approved branch itself (plain git; merge policy on approval, not the manual default).
+    GitConnection.objects.create(name="fleet", provider="git", repository_url=str(bare), merge_policy="on-approval")
     sync_cluster(cluster)
     yield env, cluster, bare
     env.close()

@@ -17,7 +17,7 @@ from controlplane.models import AuditEvent
 DEMO_USERS = {
     "developer": ("graph.view_kubeobject", "graph.run_playbook", "graph.request_change", "graph.request_access",
                   "graph.silence"),
-    "approver": ("graph.view_kubeobject", "graph.approve_run", "playbooks.view_playbookrun"),
+    "approver": ("graph.view_kubeobject", "graph.approve_run", "graph.merge_change", "playbooks.view_playbookrun"),
 }
 
 
