@@ -191,7 +191,7 @@ def _settled(run: dict) -> bool:
 
 
 def cmd_decide(client: Client, args) -> None:
-    body = {"reason": args.reason or ""}
+    body = {"reason": getattr(args, "reason", None) or ""}
     out(args, client.request("POST", f"runs/{args.id}/{args.command}/", body=body), RUN_COLUMNS)
 
 
@@ -238,10 +238,11 @@ def parser() -> argparse.ArgumentParser:
     req.add_argument("--interval", type=float, default=3.0, help=argparse.SUPPRESS)
     req.set_defaults(func=cmd_request)
 
-    for verb in ("approve", "reject", "cancel"):
+    for verb in ("approve", "reject", "cancel", "merge"):
         decide = sub.add_parser(verb, help=f"{verb} a run")
         decide.add_argument("id", type=int)
-        decide.add_argument("--reason", required=verb == "reject")
+        if verb in ("approve", "reject"):
+            decide.add_argument("--reason", required=verb == "reject")
         decide.set_defaults(func=cmd_decide)
 
     runs = sub.add_parser("runs", help="list runs")

@@ -35,6 +35,7 @@ from graph.choices import HealthChoices
 from graph.models import Edge, KubeObject
 from jit.playbook import RequestNamespaceAccess, extension_initial, request_access
 from playbooks.changes.forms import cleaned_for_storage
+from playbooks.changes.merging import merge_change
 from playbooks.choices import Mode, PlaybookRunStatus
 from playbooks.library import get_playbook
 from playbooks.models import PlaybookRun
@@ -231,6 +232,18 @@ class RunViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
     def reject(self, request: Request, pk=None) -> Response:
         """Reject with a reason."""
         return self._decide(request, "reject")
+
+    @extend_schema(request=None, responses=s.RunSerializer)
+    @action(detail=True, methods=["post"])
+    def merge(self, request: Request, pk=None) -> Response:
+        """Merge the run's approved change (needs merge_change on the target; approvals met, checks passing)."""
+        run = self.get_object()
+        try:
+            merge_change(run, request.user)
+        except (ValidationError, PermissionDenied, GitOpsError) as exc:
+            raise _refuse(exc) from None
+        run.refresh_from_db()
+        return Response(s.RunSerializer(run).data)
 
     @extend_schema(request=None, responses=s.RunSerializer)
     @action(detail=True, methods=["post"])

@@ -239,3 +239,14 @@ def test_unprivileged_walk_over_the_api(api_as, tree, people):
                 assert f'"{obj.name}"' not in body or path == "", (path, obj.name)
             seen.append(path)
     assert any(p.startswith("objects/") for p in seen) and any(p.startswith("runs/") for p in seen)
+
+
+@pytest.mark.parametrize("who", ["root", "dev", "lead", "nobody"])
+def test_merge_needs_the_merge_permission_and_an_open_change(api_as, tree, settings, who):
+    """Nobody merges an exec run (there is no change); without merge_change it is refused; invisible runs are 404."""
+    run = _request(api_as("dev"), tree).json()
+    response = api_as(who).post(f"/api/runs/{run['id']}/merge/")
+    assert response.status_code == {"root": 400, "dev": 403, "lead": 403, "nobody": 404}[who], response.content
+    if who == "root":  # allowed to merge, but an exec run has no change to merge
+        assert "nothing to merge" in str(response.json())
+    assert PlaybookRun.objects.get(pk=run["id"]).merge_sha == ""
