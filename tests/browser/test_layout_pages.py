@@ -106,3 +106,14 @@ def test_errors_stay_in_the_admin_and_the_favicon_is_served(demo, page, make_use
     assert "Back to the dashboard" in page.content()
     icon = page.goto("/favicon.ico")
     assert icon.status == 200 and "svg" in icon.headers["content-type"]
+
+
+def test_header_search_finds_objects_the_user_may_see(demo, page, admin_user, login):
+    login(page, "root")
+    page.goto("/admin/graph/helmrelease/")
+    page.fill("#fp-search input", "podinfo")
+    page.press("#fp-search input", "Enter")
+    page.wait_for_url("**/admin/graph/kubeobject/?q=podinfo")
+    names = page.locator("#result_list tbody th a").all_inner_texts()
+    assert "podinfo" in names and "cert-manager" not in names
+    assert page.locator("#fp-search input").input_value() == "podinfo"
