@@ -144,7 +144,7 @@ class RequestNamespaceAccess(GitOpsPlaybook):
         merges on the requester's behalf (the audit names Fluxplane, not the requester)."""
         run = self.run
         try:
-            merge_change(run, None, why="FLUXPLANE_JIT_AUTO_MERGE_GRANT")
+            merge_change(run, None, why="FLUXPLANE_JIT_AUTO_MERGE_GRANT", wait_for_checks=False)
         except ValidationError as exc:
             self.log(f"the grant was not merged automatically: {' '.join(exc.messages)}", "warning")
         run.refresh_from_db()

@@ -41,6 +41,7 @@ class Review:
 
     user: str
     state: str
+    body: str = ""  # what the reviewer wrote with the verdict (where the host keeps it)
 
 
 # The check states each host reports, folded into four: success, pending, failure, none (no check at all).

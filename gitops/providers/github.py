@@ -119,12 +119,12 @@ class GitHubProvider(PullRequestProvider):
     def reviews(self, number: int) -> list[Review]:
         """The latest verdict of each reviewer (GitHub keeps every review; a later one replaces an earlier)."""
         pr = self._call(self.repo.get_pull, number)
-        latest: dict[str, str] = {}
+        latest: dict[str, tuple[str, str]] = {}
         for review in self._call(pr.get_reviews):
             if review.state in ("APPROVED", "CHANGES_REQUESTED", "COMMENTED") and review.user is not None:
                 if review.state != "COMMENTED" or review.user.login not in latest:
-                    latest[review.user.login] = review.state.lower()
-        return [Review(user, state) for user, state in latest.items()]
+                    latest[review.user.login] = (review.state.lower(), review.body or "")
+        return [Review(user, state, body) for user, (state, body) in latest.items()]
 
     def merge(self, number: int, message: str = "", expected_head: str = "", method: str = "merge") -> PullRequestInfo:
         """Merge the pull request (merge commit by default). Raises MergeConflict when GitHub refuses to merge."""

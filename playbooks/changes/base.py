@@ -11,7 +11,8 @@ from django.conf import settings
 from django.urls import reverse
 
 from access import rules
-from controlplane.models import GitConnection
+from controlplane import context
+from controlplane.models import AuditEvent, GitConnection
 from controlplane.runners import JobFailed
 from gitops import GitOpsError, NotEditable, locate
 from gitops.errors import MergeConflict
@@ -287,8 +288,13 @@ def merge_by_policy(run, connection: GitConnection, provider: PullRequestProvide
         log_once(run, f"{what} was not merged: {exc}", "warning")
         return False
     if pr.merged:
-        run.advance_change(ChangeState.MERGED, f"{what} merged as {pr.merge_sha[:12]} ({policy})",
-                           merge_sha=pr.merge_sha)
+        # Fluxplane's own act: the audit names Fluxplane on behalf of the requester, like a Merge pressed for them.
+        text = (f"{what} merged automatically by Fluxplane on behalf of {run.requested_by_username} (merge policy "
+                f"{policy}) as {pr.merge_sha[:12]}")
+        with context.on_behalf_of(run.requested_by_username):
+            AuditEvent.record("change.merge", run, message=text, after={
+                "merge_sha": pr.merge_sha, "policy": policy, "on_behalf_of": run.requested_by_username})
+            run.advance_change(ChangeState.MERGED, text, merge_sha=pr.merge_sha)
         return True
     checks = pr.checks.get("state", "none")
     if checks == "failure":

@@ -98,7 +98,7 @@ def change_request_status(run: PlaybookRun, with_reviews: bool = True) -> Change
             info = provider.get(run.pr_number)
             status.checks, status.check_items = checks_verdict(info.checks)
             if with_reviews:
-                status.reviews = [{"user": r.user, "state": r.state.upper(), "body": ""}
+                status.reviews = [{"user": r.user, "state": r.state.upper(), "body": r.body}
                                   for r in provider.reviews(run.pr_number)]
         else:
             wc = _plain_git(run).wc
@@ -118,12 +118,13 @@ def change_request_status(run: PlaybookRun, with_reviews: bool = True) -> Change
     return status
 
 
-def merge_change(run: PlaybookRun, user=None, why: str = "") -> PlaybookRun:
+def merge_change(run: PlaybookRun, user=None, why: str = "", wait_for_checks: bool = True) -> PlaybookRun:
     """Merge the run's open change. ``user`` is the person who pressed Merge (checked with ``rules.can_merge``);
     None means Fluxplane merges by policy, recorded as Fluxplane acting on behalf of the requester.
 
     Refuses (ValidationError) unless the approvals are met, the provider's checks pass and the change is open;
-    nothing reaches git then. Returns the run, moved to "merged"."""
+    nothing reaches git then. ``wait_for_checks=False`` (an on-approval merge) lets checks that are still running or
+    absent through; failing checks always block. Returns the run, moved to "merged"."""
     if user is not None and not rules.can_merge(user, run):
         raise PermissionDenied("You may not merge changes on this object.")
     with transaction.atomic():
@@ -134,6 +135,8 @@ def merge_change(run: PlaybookRun, user=None, why: str = "") -> PlaybookRun:
         status = change_request_status(run, with_reviews=False)
         if status.state == "merged":
             status.blockers = []  # merged elsewhere meanwhile: record it below
+        if not wait_for_checks:
+            status.blockers = [b for b in status.blockers if b != "checks are still running"]
         if status.blockers:
             raise ValidationError("Not merged: " + "; ".join(status.blockers) + ".")
         connection = _connection(run)
