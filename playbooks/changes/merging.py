@@ -128,8 +128,9 @@ def merge_change(run: PlaybookRun, user=None, why: str = "", wait_for_checks: bo
     if user is not None and not rules.can_merge(user, run):
         raise PermissionDenied("You may not merge changes on this object.")
     with transaction.atomic():
-        run = PlaybookRun.objects.select_for_update().select_related("git_connection", "cluster", "target").get(
-            pk=run.pk)
+        # of=("self",): PostgreSQL cannot lock the nullable side of the outer joins select_related makes.
+        run = PlaybookRun.objects.select_for_update(of=("self",)).select_related(
+            "git_connection", "cluster", "target").get(pk=run.pk)
         if run.change_state != ChangeState.PR_OPEN:
             raise ValidationError(f"This change is {run.get_change_state_display() or 'not open'}: nothing to merge.")
         status = change_request_status(run, with_reviews=False)
