@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from django import forms
 from django.contrib.contenttypes.models import ContentType
 
 from controlplane.models import AuditEvent
@@ -178,7 +179,14 @@ def parameter_rows(run: PlaybookRun) -> list[tuple[str, str]]:
     except LookupError:
         fields = {}
     rows = []
-    for key, value in (run.parameters or {}).items():
+    parameters = run.parameters or {}
+    # In the form's order, yes/no options after the values they qualify (PostgreSQL's jsonb keeps keys sorted by
+    # length, not in the order they were written).
+    declared = [k for k in fields if k in parameters]
+    declared.sort(key=lambda k: isinstance(fields[k], forms.BooleanField))
+    ordered = declared + sorted(k for k in parameters if k not in fields)
+    for key in ordered:
+        value = parameters[key]
         field = fields.get(key)
         label = str(field.label) if field is not None and field.label else key.replace("_", " ").capitalize()
         if isinstance(value, bool):
