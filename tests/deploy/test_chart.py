@@ -627,9 +627,9 @@ def test_the_code_changes_the_cluster_only_where_rbac_expects():
             for verb in callers:
                 if re.search(rf"adapter\.{verb}\(", text):
                     callers[verb].add(rel)
-    assert callers["patch"] <= {"playbooks/fluxexec.py", "playbooks/changes/base.py"}, callers
+    assert callers["patch"] <= {"playbooks/fluxexec.py", "playbooks/changes/gitwork.py"}, callers
     assert callers["delete"] <= {"jit/sweep.py"}, callers
-    base = (ROOT / "playbooks" / "changes" / "base.py").read_text()
+    base = (ROOT / "playbooks" / "changes" / "gitwork.py").read_text()
     # its patch is on a Flux source kind (the Kustomization's GitRepository or OCIRepository)
     assert 'find_resource(SOURCE_GROUP, source.get("kind") or "GitRepository"' in base
 
