@@ -58,16 +58,26 @@ def _refuse(exc: Exception) -> exceptions.APIException:
     return exceptions.ValidationError({"detail": messages})
 
 
-class ClusterViewSet(viewsets.ReadOnlyModelViewSet):
+class VisibleRows:
+    """A viewset's rows are what its visible_queryset() lets the caller see; drawing the schema (no user) sees none."""
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return self.queryset  # the model's empty queryset: no user, no rows
+        return self.visible_queryset()
+
+    def visible_queryset(self):
+        raise NotImplementedError
+
+
+class ClusterViewSet(VisibleRows, viewsets.ReadOnlyModelViewSet):
     """Clusters Fluxplane mirrors (names and sync state only; connections are never shown)."""
 
     queryset = Cluster.objects.none()  # the model, for the schema
     serializer_class = s.ClusterSerializer
     pagination_class = None
 
-    def get_queryset(self):
-        if getattr(self, "swagger_fake_view", False):  # drawing the schema: no user, no rows
-            return Cluster.objects.none()
+    def visible_queryset(self):
         if not rules.has_any_grant(self.request.user, rules.VIEW):
             return Cluster.objects.none()
         return Cluster.objects.order_by("name")
@@ -89,16 +99,14 @@ class ObjectFilter(filters.FilterSet):
         return queryset.filter(Q(name__icontains=value) | Q(namespace__icontains=value) | Q(kind__iexact=value))
 
 
-class ObjectViewSet(viewsets.ReadOnlyModelViewSet):
+class ObjectViewSet(VisibleRows, viewsets.ReadOnlyModelViewSet):
     """Mirrored objects the caller may view, with health and why; one object with conditions and edges; its graph."""
 
     queryset = KubeObject.objects.none()  # the model, for the schema
     filterset_class = ObjectFilter
     pagination_class = Pages
 
-    def get_queryset(self):
-        if getattr(self, "swagger_fake_view", False):  # drawing the schema: no user, no rows
-            return KubeObject.objects.none()
+    def visible_queryset(self):
         qs = KubeObject.objects.select_related("cluster").defer("spec", "status", "events", "owner_references")
         if self.action == "list" and "deleted" not in self.request.query_params:
             qs = qs.filter(deleted_at__isnull=True)
@@ -147,7 +155,7 @@ class RunFilter(filters.FilterSet):
         return queryset.filter(requested_by=self.request.user) if value else queryset
 
 
-class RunViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
+class RunViewSet(VisibleRows, mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
     """Playbook runs: list and read the runs the caller may see, request one, approve, reject or cancel it."""
 
     queryset = PlaybookRun.objects.none()  # the model, for the schema
@@ -155,9 +163,7 @@ class RunViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
     filterset_class = RunFilter
     pagination_class = Pages
 
-    def get_queryset(self):
-        if getattr(self, "swagger_fake_view", False):  # drawing the schema: no user, no rows
-            return PlaybookRun.objects.none()
+    def visible_queryset(self):
         qs = PlaybookRun.objects.select_related("cluster", "target").prefetch_related("approvals")
         return rules.visible_runs(self.request.user, qs)
 
@@ -264,16 +270,14 @@ def _with_defaults(playbook, target: KubeObject, given: dict) -> dict:
     return {**data, **given}
 
 
-class ApprovalViewSet(viewsets.ReadOnlyModelViewSet):
+class ApprovalViewSet(VisibleRows, viewsets.ReadOnlyModelViewSet):
     """Runs waiting for the caller's decision (never their own)."""
 
     queryset = PlaybookRun.objects.none()  # the model, for the schema
     serializer_class = s.RunSerializer
     pagination_class = None
 
-    def get_queryset(self):
-        if getattr(self, "swagger_fake_view", False):  # drawing the schema: no user, no rows
-            return PlaybookRun.objects.none()
+    def visible_queryset(self):
         user = self.request.user
         pending = PlaybookRun.objects.filter(status=PlaybookRunStatus.PENDING_APPROVAL).exclude(
             requested_by=user).select_related("target", "cluster").prefetch_related("approvals")
@@ -281,7 +285,7 @@ class ApprovalViewSet(viewsets.ReadOnlyModelViewSet):
             "target", "cluster").prefetch_related("approvals").order_by("-id")
 
 
-class AlertViewSet(viewsets.ReadOnlyModelViewSet):
+class AlertViewSet(VisibleRows, viewsets.ReadOnlyModelViewSet):
     """Alerts on objects the caller may view."""
 
     queryset = Alert.objects.none()  # the model, for the schema
@@ -289,23 +293,19 @@ class AlertViewSet(viewsets.ReadOnlyModelViewSet):
     pagination_class = Pages
     filterset_fields = ["status", "source", "severity", "namespace"]
 
-    def get_queryset(self):
-        if getattr(self, "swagger_fake_view", False):  # drawing the schema: no user, no rows
-            return Alert.objects.none()
+    def visible_queryset(self):
         visible = rules.visible_objects(self.request.user, KubeObject.objects.all())
         return Alert.objects.filter(object__in=visible)
 
 
-class SilenceViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
+class SilenceViewSet(VisibleRows, mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
     """Silences whose target the caller may view; create one (or preview its coverage) on a subtree; end one."""
 
     queryset = Silence.objects.none()  # the model, for the schema
     serializer_class = s.SilenceSerializer
     pagination_class = Pages
 
-    def get_queryset(self):
-        if getattr(self, "swagger_fake_view", False):  # drawing the schema: no user, no rows
-            return Silence.objects.none()
+    def visible_queryset(self):
         visible = rules.visible_objects(self.request.user, KubeObject.objects.all())
         return Silence.objects.filter(target__in=visible).select_related("target")
 
@@ -351,7 +351,7 @@ class SilenceViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
         return Response(s.SilenceSerializer(silence).data)
 
 
-class GrantViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
+class GrantViewSet(VisibleRows, mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
     """Just-in-time access grants the caller may see (their own, those they may approve, all for admins); request
     access to a namespace, revoke, or ask to extend. Approving is the request run's approval (``/api/runs/``)."""
 
@@ -360,9 +360,7 @@ class GrantViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
     pagination_class = Pages
     filterset_fields = ["state", "namespace", "role"]
 
-    def get_queryset(self):
-        if getattr(self, "swagger_fake_view", False):  # drawing the schema: no user, no rows
-            return AccessGrant.objects.none()
+    def visible_queryset(self):
         return jit_rules.visible_grants(self.request.user, AccessGrant.objects.select_related("request_run"))
 
     def _request(self, request: Request, namespace: KubeObject, given: dict,
@@ -441,7 +439,7 @@ def parse_since(value: str):
     return when if timezone.is_aware(when) else timezone.make_aware(when)
 
 
-class AuditViewSet(viewsets.ReadOnlyModelViewSet):
+class AuditViewSet(VisibleRows, viewsets.ReadOnlyModelViewSet):
     """The audit log (needs the permission to view audit events, as in the admin); ``export/`` streams CSV."""
 
     queryset = AuditEvent.objects.none()  # the model, for the schema
@@ -449,9 +447,7 @@ class AuditViewSet(viewsets.ReadOnlyModelViewSet):
     filterset_class = AuditFilter
     pagination_class = Pages
 
-    def get_queryset(self):
-        if getattr(self, "swagger_fake_view", False):  # drawing the schema: no user, no rows
-            return AuditEvent.objects.none()
+    def visible_queryset(self):
         if not self.request.user.has_perm("controlplane.view_auditevent"):
             raise exceptions.PermissionDenied("Reading the audit log needs the 'view audit event' permission.")
         return AuditEvent.objects.select_related("target_type")
