@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import difflib
 import json
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, replace
 
 import yaml
 
@@ -83,25 +83,34 @@ def rendered_diff(before: Build, after: Build, label: str) -> tuple[str, list[st
 
 
 def impacts(repo_dir: str, kustomizations: Iterable[FluxKustomization], originals: dict[str, str | None],
-            picked: FluxKustomization | None = None) -> list[Impact]:
+            picked: FluxKustomization | None = None,
+            variables: Callable[[FluxKustomization], FluxKustomization] | None = None) -> list[Impact]:
     """Build every affected Kustomization with the files as they were (``originals``: path → text, None for a new
-    file) and as they are now; the working tree is left as it was found."""
+    file) and as they are now; the working tree is left as it was found. ``variables`` gives an affected
+    Kustomization its ``substituteFrom`` values (cluster data: read only for the Kustomizations that are built)."""
     changed = list(originals)
     current = {p: (paths.confine(repo_dir, p).read_text(encoding="utf-8")
                    if paths.confine(repo_dir, p).is_file() else None) for p in changed}
-    hit = {ks for ks in affected(repo_dir, kustomizations, changed)}
+    hit = set(affected(repo_dir, kustomizations, changed))
     # a deleted file (or an entry removed) is found in the build as it was
     _swap(repo_dir, originals)
     try:
         hit |= set(affected(repo_dir, kustomizations, changed))
-        befores = {ks: build(repo_dir, ks) for ks in hit}
     finally:
         _swap(repo_dir, current)
     # a changed file may define Flux Kustomizations (a patch added to spec.patches): build those with the new spec
     renewed = _redefined(repo_dir, kustomizations, changed)
     hit |= set(renewed)
-    befores.update({ks: build_before for ks in renewed if ks not in befores
-                    for build_before in [_build_with(repo_dir, originals, current, ks)]})
+    if variables is not None:
+        resolved = {ks: variables(ks) for ks in hit}
+        renewed = {resolved[ks]: _keep_variables(new, resolved[ks]) for ks, new in renewed.items()}
+        picked = resolved.get(picked, picked) if picked is not None else None
+        hit = set(resolved.values())
+    _swap(repo_dir, originals)
+    try:
+        befores = {ks: build(repo_dir, ks) for ks in hit}
+    finally:
+        _swap(repo_dir, current)
     out = []
     for ks in sorted(hit, key=lambda k: (k != picked, k.cluster, k.namespace, k.name)):
         after = build(repo_dir, renewed.get(ks, ks))
@@ -111,13 +120,9 @@ def impacts(repo_dir: str, kustomizations: Iterable[FluxKustomization], original
     return out
 
 
-def _build_with(repo_dir: str, originals: dict[str, str | None], current: dict[str, str | None],
-                ks: FluxKustomization) -> Build:
-    _swap(repo_dir, originals)
-    try:
-        return build(repo_dir, ks)
-    finally:
-        _swap(repo_dir, current)
+def _keep_variables(new: FluxKustomization, known: FluxKustomization) -> FluxKustomization:
+    """A Kustomization redefined by the change keeps the cluster variables read for it (the same ConfigMaps)."""
+    return replace(new, cluster_variables=known.cluster_variables, unresolved=known.unresolved)
 
 
 def _redefined(repo_dir: str, kustomizations: Iterable[FluxKustomization], changed: list[str]

@@ -7,7 +7,6 @@ with the same kind/name/namespace after kustomize's name and namespace transform
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -16,6 +15,7 @@ from ruamel.yaml.error import YAMLError
 
 from . import kustomize, paths
 from .errors import GitOpsError, NotEditable, PathEscape
+from .render import substitute
 from .yamldoc import documents
 
 ORIGIN_ANNOTATION = "config.kubernetes.io/origin"
@@ -86,19 +86,6 @@ def _strip_affixes(name: str, prefix: str, suffix: str) -> str:
     if suffix and name.endswith(suffix):
         name = name[: -len(suffix)]
     return name
-
-
-_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::?(-|=)([^}]*))?\}")
-
-
-def substitute(text: str, variables: dict[str, str]) -> str:
-    """Flux's postBuild substitution of ``${VAR}`` and ``${VAR:-default}`` (nested defaults resolved inside out)."""
-    for _ in range(5):
-        new = _VAR.sub(lambda m: variables.get(m.group(1), m.group(3) if m.group(2) else m.group(0)), text)
-        if new == text:
-            break
-        text = new
-    return text
 
 
 def _live_identity(doc: dict[str, Any], layers: list[kustomize.Layer], kz: KustomizationRef) -> tuple[str, str]:

@@ -2,8 +2,9 @@
 prepares it (a generated kustomization.yaml where there is none; ``spec.components``, ``targetNamespace``,
 ``namePrefix``/``nameSuffix`` added to the root kustomization), then postBuild substitution of ``${VAR}``,
 ``${VAR:-default}`` and ``${VAR:=default}`` from ``spec.postBuild.substitute`` on every object not annotated
-``kustomize.toolkit.fluxcd.io/substitute: disabled``. ``substituteFrom`` (ConfigMaps and Secrets in the cluster)
-is not read: such variables stay as written, which the impact preview says.
+``kustomize.toolkit.fluxcd.io/substitute: disabled``. Variables from ``substituteFrom`` are cluster data: the caller
+reads the ConfigMaps (``with_cluster_variables``) and passes their values in; Secrets are never read (their values
+would appear in a diff people read), so variables from them stay as written and the impact preview says which.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 import json
 import re
 import subprocess
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from ruamel.yaml import YAML
@@ -37,7 +38,9 @@ class FluxKustomization:
     name_prefix: str = ""
     name_suffix: str = ""
     substitute: tuple[tuple[str, str], ...] = ()
-    substitute_from: bool = False
+    substitute_from: tuple[tuple[str, str, bool], ...] = ()  # spec.postBuild.substituteFrom: (kind, name, optional)
+    cluster_variables: tuple[tuple[str, str], ...] = ()  # the values read from substituteFrom's ConfigMaps
+    unresolved: tuple[str, ...] = ()  # "Secret flux-system/cluster-secrets: …": variables left as written, and why
     cluster: str = ""
     patches: tuple[str, ...] = ()  # spec.patches entries, as JSON (hashable)
     source_kind: str = "GitRepository"
@@ -55,10 +58,25 @@ class FluxKustomization:
                    target_namespace=str(spec.get("targetNamespace") or ""),
                    name_prefix=str(spec.get("namePrefix") or ""), name_suffix=str(spec.get("nameSuffix") or ""),
                    substitute=tuple((str(k), str(v)) for k, v in (post.get("substitute") or {}).items()),
-                   substitute_from=bool(post.get("substituteFrom")), cluster=cluster,
+                   substitute_from=tuple(
+                       (str(ref.get("kind") or ""), str(ref.get("name") or ""), bool(ref.get("optional")))
+                       for ref in post.get("substituteFrom") or () if isinstance(ref, dict)),
+                   cluster=cluster,
                    patches=tuple(json.dumps(p, sort_keys=True) for p in spec.get("patches") or ()
                                  if isinstance(p, dict)),
                    source_kind=str((spec.get("sourceRef") or {}).get("kind") or "GitRepository"))
+
+
+    def with_cluster_variables(self, values: dict[str, str], unresolved: list[str]) -> FluxKustomization:
+        """The same Kustomization with the variables read from its ``substituteFrom`` sources (in order, later
+        sources overriding earlier ones, as kustomize-controller merges them) and what could not be read."""
+        return replace(self, cluster_variables=tuple(values.items()), unresolved=tuple(unresolved))
+
+    @property
+    def variables(self) -> dict[str, str]:
+        """What postBuild substitutes: substituteFrom's values, overridden by the inline ``substitute`` (Flux gives
+        the inline values precedence)."""
+        return {**dict(self.cluster_variables), **dict(self.substitute)}
 
 
 @dataclass
@@ -70,8 +88,15 @@ class Build:
 
 
 def substitute(text: str, variables: dict[str, str]) -> str:
-    """Flux's postBuild variable substitution on one object's YAML text."""
-    return _VAR.sub(lambda m: variables.get(m.group(1), m.group(3) if m.group(2) else m.group(0)), text)
+    """Flux's postBuild substitution of ``${VAR}`` and ``${VAR:-default}`` on a YAML text (a default that is itself
+    a variable, ``${A:-${B}}``, is resolved inside out). An unknown variable without a default stays as written:
+    its value is cluster data Fluxplane did not read."""
+    for _ in range(5):
+        new = _VAR.sub(lambda m: variables.get(m.group(1), m.group(3) if m.group(2) else m.group(0)), text)
+        if new == text:
+            break
+        text = new
+    return text
 
 
 def build(repo_dir: str, ks: FluxKustomization, timeout: float = 60) -> Build:
@@ -124,7 +149,7 @@ def build(repo_dir: str, ks: FluxKustomization, timeout: float = 60) -> Build:
                 written.write_bytes(original)
     if proc.returncode != 0:
         return Build(error=f"{rel}: kubectl kustomize failed: {proc.stderr.strip()[-800:]}")
-    variables = dict(ks.substitute)
+    variables = ks.variables
     out = Build()
     loader = YAML(typ="safe", pure=True)
     for chunk in re.split(r"^---\s*$", proc.stdout, flags=re.MULTILINE):

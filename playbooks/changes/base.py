@@ -26,6 +26,7 @@ from graph.kinds import KUSTOMIZE_GROUP, SOURCE_GROUP
 from graph.models import KubeObject
 from playbooks.changes.context import ChangeContext, context_for
 from playbooks.changes.gitwork import identity_of, request_source_reconcile, working_copy  # noqa: F401 - jit.sweep imports them from here
+from playbooks.changes.variables import cluster_variables
 from playbooks.choices import ChangeState, Mode
 from playbooks.library import Playbook
 
@@ -49,6 +50,7 @@ class Preview:
         parts = []
         for item in self.impacts:
             head = f"# {item.kustomization.label}{' (picked)' if item.picked else ''}"
+            head += "".join(f"\n# not substituted: {why}" for why in item.kustomization.unresolved)
             body = item.error or item.rendered_diff or "(renders the same)"
             parts.append(f"{head}\n{body}")
         return "\n\n".join(parts)
@@ -144,7 +146,11 @@ class GitOpsPlaybook(Playbook):
         mirrored = flux_kustomizations_of(ctx.repository_url, ctx.kustomization_ref.source_ref)
         picked = next((k for k in mirrored if (k.cluster, k.namespace, k.name) == (
             ctx.kustomization.cluster.name, ctx.kustomization.namespace, ctx.kustomization.name)), None)
-        found = impacts(str(wc.path), mirrored, originals, picked)
+        variables = cluster_variables()
+        try:
+            found = impacts(str(wc.path), mirrored, originals, picked, variables=variables)
+        finally:
+            variables.close()
         others = others_changed(found, picked)
         warning = ""
         if others:

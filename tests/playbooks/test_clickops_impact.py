@@ -91,3 +91,37 @@ def test_creations_that_collide_are_refused(demo):  # noqa: F811
         CreateDeployment.preview(namespace, {"name": "podinfo", "image": "nginx:1.27", "replicas": 1})
     preview = CreateDeployment.preview(namespace, {"name": "web", "image": "nginx:1.27", "replicas": 1})
     assert preview.errors == [] and "+  name: web" in preview.diff
+
+
+def test_the_rendered_diff_substitutes_variables_from_configmaps_and_never_reads_secrets(demo, production):  # noqa: F811
+    """postBuild.substituteFrom: a ConfigMap's values are read from the Kustomization's cluster and substituted as
+    Flux will; a Secret is never read (its variables stay as written, and the preview says so); an unreachable
+    cluster is said too, and nothing fails."""
+    sim, cluster, gh_repo = demo
+    sim.sim.store.create({"apiVersion": "v1", "kind": "ConfigMap",
+                          "metadata": {"name": "cluster-settings", "namespace": "flux-system"},
+                          "data": {"INGRESS_REPLICAS": "3", "CLASS": "from-configmap"}})
+    post = {"substitute": {"CLASS": "inline-wins"},
+            "substituteFrom": [{"kind": "ConfigMap", "name": "cluster-settings"},
+                               {"kind": "ConfigMap", "name": "absent-but-optional", "optional": True},
+                               {"kind": "Secret", "name": "cluster-secrets"}]}
+    for ks in KubeObject.objects.filter(kind="Kustomization", name="infra-controllers"):
+        ks.spec = {**ks.spec, "postBuild": post}
+        ks.save()
+    release = KubeObject.objects.get(cluster=cluster, kind="HelmRelease", name="ingress-nginx")
+    preview = UpdateHelmValues.preview(release, {
+        "values": "controller:\n  replicaCount: ${INGRESS_REPLICAS}\n  ingressClass: ${CLASS}\n"
+                  "  admissionWebhooks:\n    certificate: ${TLS_CERT}\n"})
+    assert preview.errors == [], preview.errors
+    impacts = {i.kustomization.cluster: i for i in preview.impacts}
+    staging = impacts["demo"]
+    assert "+      replicaCount: '3'" in staging.rendered_diff or "+      replicaCount: 3" in staging.rendered_diff
+    assert "+      ingressClass: inline-wins" in staging.rendered_diff  # the inline substitute takes precedence
+    assert "${TLS_CERT}" in staging.rendered_diff  # from the Secret: not read
+    assert staging.kustomization.unresolved == (
+        "Secret flux-system/cluster-secrets: Fluxplane does not read Secrets; its variables are shown as written",)
+    # the production cluster's API server does not answer: its ConfigMap is unresolved, the build still shows
+    prod = impacts["production"]
+    assert "${INGRESS_REPLICAS}" in prod.rendered_diff
+    assert any("did not answer" in why for why in prod.kustomization.unresolved)
+    assert "# not substituted: Secret flux-system/cluster-secrets" in preview.rendered_text()
