@@ -38,6 +38,24 @@ def decode_storage(data_release: str) -> dict[str, Any]:
     return record
 
 
+def encode_storage(record: dict[str, Any]) -> str:
+    """A Helm storage Secret's ``data.release`` for a release record: base64 of Helm's base64(gzip(json)) — the
+    inverse of :func:`decode_storage`."""
+    blob = base64.b64encode(gzip.compress(json.dumps(record).encode(), mtime=0))
+    return base64.b64encode(blob).decode()
+
+
+def chart_record(chart: Any) -> dict[str, Any]:
+    """A loaded chart (helm-python-sdk ``Chart``) as Helm's release record holds it: metadata, templates and
+    files (``crds/`` included) base64-encoded as Go marshals bytes, default values and schema."""
+    def encoded(items: list[dict[str, str]]) -> list[dict[str, str]]:
+        return [{"name": i["name"], "data": base64.b64encode(i["data"].encode()).decode()} for i in items]
+    schema = chart.schema
+    return {"metadata": chart.metadata, "lock": None, "templates": encoded(chart.templates),
+            "values": chart.values, "schema": base64.b64encode(json.dumps(schema).encode()).decode() if schema
+            else None, "files": encoded(chart.files)}
+
+
 def chart_dir_from_release(record: dict[str, Any], into: str | Path | None = None) -> Path:
     """Write the chart stored in a Helm release record as a chart directory; ChartUnavailable when the record holds
     no templates (a storage writer that keeps only the chart's metadata)."""

@@ -217,19 +217,27 @@ class ChartRenderer:
 
     def render(self, values: dict[str, Any], release: str, namespace: str) -> dict[tuple[str, str], dict]:
         """The rendered objects by (kind, name)."""
+        return {(str(doc["kind"]), str((doc.get("metadata") or {}).get("name"))): doc
+                for _, doc in self.documents(values, release, namespace)}
+
+    def documents(self, values: dict[str, Any], release: str, namespace: str, revision: int = 1,
+                  is_upgrade: bool = False) -> list[tuple[str, dict]]:
+        """(template path, object) of every rendered manifest in template order, as ``helm template`` prints them
+        (NOTES.txt and chart tests left out)."""
         try:
-            out = self.chart.render(values, name=release, namespace=namespace or "default")
+            out = self.chart.render(values, name=release, namespace=namespace or "default", revision=revision,
+                                    is_install=not is_upgrade, is_upgrade=is_upgrade)
         except Exception as exc:  # noqa: BLE001 — a template error with these values: the candidate fails
             raise InvalidInput(f"the chart does not render with these values: {str(exc)[:300]}", "values") from None
-        objects: dict[tuple[str, str], dict] = {}
+        documents: list[tuple[str, dict]] = []
         loader = YAML(typ="safe", pure=True)
         for path, text in sorted(out.items()):
             if not path.endswith((".yaml", ".yml")) or "/tests/" in path:
                 continue
             for doc in loader.load_all(text):
                 if isinstance(doc, dict) and doc.get("kind"):
-                    objects[(str(doc["kind"]), str((doc.get("metadata") or {}).get("name")))] = doc
-        return objects
+                    documents.append((path, doc))
+        return documents
 
 
 def _diff_paths(a: Any, b: Any, path: tuple = ()) -> list[tuple]:

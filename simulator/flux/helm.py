@@ -1,5 +1,6 @@
-"""helm-controller: HelmRelease → generated HelmChart → catalog chart rendered, applied, waited for, with
-history, inventory, failure counters, remediation retries and conditions as helm-controller writes them."""
+"""helm-controller: HelmRelease → generated HelmChart → the catalog's chart package rendered by Helm's engine,
+applied, waited for, with history, Helm storage, inventory, failure counters, remediation retries and conditions as
+helm-controller writes them."""
 
 from __future__ import annotations
 
@@ -35,6 +36,7 @@ from .common import (
     set_condition,
 )
 from .events import EventRecorder
+from .helmengine import RenderError
 from .release import (
     ValuesError,
     compose_values,
@@ -208,7 +210,7 @@ class HelmController(FluxController):
             self._blocked.add(ident)
             return self._fail_early(obj, status, e.reason, str(e), self.dependency_requeue)
         try:
-            values = compose_values(self.store, obj, chart)  # type: ignore[arg-type]
+            values = compose_values(self.store, obj)  # type: ignore[arg-type]
         except ValuesError as e:
             return self._fail_early(obj, status, "ValuesError", str(e), interval)
         history = status.get("history") or []
@@ -283,30 +285,41 @@ class HelmController(FluxController):
 
     # ------------------------------------------------------------ install / upgrade
     def _apply(self, obj: dict, chart: charts.Chart, version: str, values: dict, action: str,
-               drift_only: bool = False) -> list[dict]:
+               drift_only: bool = False) -> tuple[list[dict], str]:
+        """Render and apply; (the applied objects, the release manifest)."""
         spec = obj.get("spec") or {}
         policy = (spec.get(action) or {}).get("crds") or ("Create" if action == "install" else "Skip")
-        crds, objs = render(obj, chart, version, values, with_crds=policy != "Skip")
+        try:
+            crds, docs = render(obj, chart, version, values, with_crds=policy != "Skip")
+        except RenderError as e:
+            raise _Failed(f"template: {e}") from None
         target_ns = spec.get("targetNamespace") or obj["metadata"]["namespace"]
         if self.target.store.peek("namespaces", None, target_ns) is None:  # type: ignore[union-attr]
             if not (spec.get("install") or {}).get("createNamespace"):
                 raise _Failed(f"create: failed to create: namespaces \"{target_ns}\" not found")
             self.target.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": target_ns}})
-        for o in crds + objs:
-            if self.target.resolve(o) is None:
+        objs = crds + [o for _, o in docs]
+        for o in objs:
+            rt = self.target.resolve(o)
+            if rt is None:
                 raise _Failed("unable to build kubernetes objects from release manifest: resource mapping not "
                               f"found for name: \"{o['metadata']['name']}\" namespace: \"{target_ns}\": no matches "
                               f"for kind \"{o['kind']}\" in version \"{o['apiVersion']}\"")
+            # Helm installs namespaced objects without a namespace into the release's namespace.
+            if rt.namespaced:
+                o["metadata"].setdefault("namespace", target_ns)
+            else:
+                o["metadata"].pop("namespace", None)
             try:
                 self.target.apply(clone(o))
             except errors.ApiError as e:
                 raise _Failed(f"{describe(o)}: {e.message}") from e
         if not drift_only:
-            keep = {e["id"] for e in inventory(crds + objs)["entries"]}
+            keep = {e["id"] for e in inventory(objs)["entries"]}
             old = ((obj.get("status") or {}).get("inventory") or {}).get("entries") or []
             self._delete_entries([e for e in old if e["id"] not in keep and not e["id"].endswith(
                 "_CustomResourceDefinition")])
-        return crds + objs
+        return objs, manifest_text(docs)
 
     def _start(self, obj: dict, status: dict, action: str, chart: charts.Chart, version: str, values: dict) -> None:
         m, spec = obj["metadata"], obj.get("spec") or {}
@@ -324,18 +337,19 @@ class HelmController(FluxController):
         number = (history[0]["version"] + 1) if history else 1
         first = next((h["firstDeployed"] for h in history if h.get("status") in ("deployed", "superseded")), None)
         try:
-            objs = self._apply(obj, chart, version, values, action)
+            objs, manifest = self._apply(obj, chart, version, values, action)
         except _Failed as e:
             entry = history_entry(obj, chart, version, values, number, "failed", first, "")
             history.insert(0, entry)
             del history[10:]
             self._write(obj, status)
             return self._finish_failed(obj, status, action, chart, version, str(e))
-        entry = history_entry(obj, chart, version, values, number, f"pending-{action}", first, manifest_text(objs))
+        entry = history_entry(obj, chart, version, values, number, f"pending-{action}", first, manifest)
         history.insert(0, entry)
         del history[10:]  # spec.maxHistory defaults to 5 in Helm storage; status keeps a short list too
         status["inventory"] = inventory(objs)
-        write_storage(self.target.store, obj, entry, values, manifest_text(objs), f"{action.capitalize()} in progress")  # type: ignore
+        write_storage(self.target.store, obj, chart, entry, values, manifest,  # type: ignore[arg-type]
+                      f"{action.capitalize()} in progress")
         self._write(obj, status)
         if (spec.get(action) or {}).get("disableWait"):
             return self._finish_ok(obj, status, entry, action, parse_duration(spec.get("interval"), 600.0))

@@ -1,18 +1,22 @@
-"""Helm release bookkeeping for the simulated helm-controller: names, values, rendering with Helm's
-post-render metadata, history entries and Helm's own storage Secrets (`sh.helm.release.v1.<name>.v<n>`)."""
+"""Helm release bookkeeping for the simulated helm-controller: names, values, rendering (Helm's engine, see
+helmengine) with helm-controller's post-render metadata, history entries and Helm's own storage Secrets
+(`sh.helm.release.v1.<name>.v<n>`, holding the chart and the values as Helm writes them)."""
 
 from __future__ import annotations
 
 import base64
-import gzip
+import copy
 import hashlib
 import json
 
 import yaml
 
+from gitops.charts import encode_storage
+
 from ..store import Store, clone
 from . import charts
 from .common import HELM_GROUP, rfc3339
+from .helmengine import ENGINE
 
 
 class ValuesError(Exception):
@@ -37,8 +41,21 @@ def _set_path(values: dict, path: str, value: object) -> None:
     cur[parts[-1]] = value
 
 
-def compose_values(store: Store, hr: dict, chart: charts.Chart) -> dict:
-    """Chart defaults ← each valuesFrom in order ← spec.values (helm-controller chartutil.ChartValuesFromReferences)."""
+def merge_values(base: dict, override: dict) -> dict:
+    """helm-controller's merge of values sources: maps merge recursively, everything else (lists included) is
+    replaced."""
+    out = copy.deepcopy(base)
+    for k, v in (override or {}).items():
+        if isinstance(v, dict) and isinstance(out.get(k), dict):
+            out[k] = merge_values(out[k], v)
+        else:
+            out[k] = copy.deepcopy(v)
+    return out
+
+
+def compose_values(store: Store, hr: dict) -> dict:
+    """Each valuesFrom in order ← spec.values (helm-controller chartutil.ChartValuesFromReferences): the release's
+    config; Helm coalesces it with the chart's defaults when it renders."""
     ns = hr["metadata"]["namespace"]
     spec = hr.get("spec") or {}
     merged: dict = {}
@@ -61,35 +78,33 @@ def compose_values(store: Store, hr: dict, chart: charts.Chart) -> dict:
             raise ValuesError(f"unable to read values from key '{key}' in {kind} '{ns}/{name}': {e}") from e
         if not isinstance(parsed, dict):
             raise ValuesError(f"unable to read values from key '{key}' in {kind} '{ns}/{name}': not a map")
-        merged = charts.merge_values(merged, parsed)
-    merged = charts.merge_values(merged, spec.get("values") or {})
-    return charts.merge_values(chart.defaults, merged)
+        merged = merge_values(merged, parsed)
+    return merge_values(merged, spec.get("values") or {})
 
 
 def config_digest(values: dict) -> str:
     return "sha256:" + hashlib.sha256(json.dumps(values, sort_keys=True).encode()).hexdigest()
 
 
-def render(hr: dict, chart: charts.Chart, version: str, values: dict, with_crds: bool) -> tuple[list[dict], list[dict]]:
-    """(crds from the chart's crds/ directory, templated objects) with helm-controller's post-render labels and
-    Helm's ownership metadata on the templated ones."""
+def render(hr: dict, chart: charts.Chart, version: str, values: dict, with_crds: bool
+           ) -> tuple[list[dict], list[tuple[str, dict]]]:
+    """(CRDs of the chart's crds/ directory when they are installed, (template path, object) of the templated
+    manifests) rendered by Helm's engine, with helm-controller's post-render labels and Helm's ownership metadata on
+    the templated ones. Raises helmengine.RenderError on a template error."""
     m = hr["metadata"]
     rel = release_name(hr)
     target_ns = (hr.get("spec") or {}).get("targetNamespace") or m["namespace"]
-    crd_dir, objs = chart.render(chart, version, rel, target_ns, clone(values))
-    if with_crds:
-        crd_dir = crd_dir + chart.crds(values)
-    else:
-        crd_dir = []
+    docs = ENGINE.render(chart, version, rel, target_ns, values)
+    crd_dir = ENGINE.crds(chart, version) if with_crds else []
     owner = {f"{HELM_GROUP}/name": m["name"], f"{HELM_GROUP}/namespace": m["namespace"]}
     for o in crd_dir:
-        o["metadata"].setdefault("labels", {}).update(owner)
-    for o in objs:
-        meta = o["metadata"]
+        o.setdefault("metadata", {}).setdefault("labels", {}).update(owner)
+    for _, o in docs:
+        meta = o.setdefault("metadata", {})
         meta.setdefault("labels", {}).update({**owner, "app.kubernetes.io/managed-by": "Helm"})
         meta.setdefault("annotations", {}).update({"meta.helm.sh/release-name": rel,
                                                    "meta.helm.sh/release-namespace": target_ns})
-    return crd_dir, objs
+    return crd_dir, docs
 
 
 def history_entry(hr: dict, chart: charts.Chart, version: str, values: dict, number: int, status: str,
@@ -106,23 +121,23 @@ def history_entry(hr: dict, chart: charts.Chart, version: str, values: dict, num
     return entry
 
 
-def write_storage(store: Store, hr: dict, entry: dict, values: dict, manifest: str, description: str) -> None:
-    """Helm's Secret storage driver record, so tools reading Helm storage (`flux tree`) see the release."""
+def write_storage(store: Store, hr: dict, chart: charts.Chart, entry: dict, values: dict, manifest: str,
+                  description: str) -> None:
+    """Helm's Secret storage driver record — the release with its chart (metadata, templates, default values,
+    files) and config values — so tools reading Helm storage (`flux tree`, `helm get`, ClickOps' verification) see
+    the release and can render its chart again."""
     storage_ns = (hr.get("spec") or {}).get("storageNamespace") or hr["metadata"]["namespace"]
     release = {"name": entry["name"], "namespace": entry["namespace"], "version": entry["version"],
                "info": {"first_deployed": entry["firstDeployed"], "last_deployed": entry["lastDeployed"],
-                        "status": entry["status"], "description": description},
-               "chart": {"metadata": {"name": entry["chartName"], "version": entry["chartVersion"],
-                                      "appVersion": entry["appVersion"], "apiVersion": "v2"}},
-               "config": values, "manifest": manifest}
-    # Helm stores base64(gzip(json)); the Secret's data encoding adds the second base64 layer.
-    blob = base64.b64encode(gzip.compress(json.dumps(release).encode(), mtime=0)).decode()
+                        "deleted": "", "status": entry["status"], "description": description},
+               "chart": ENGINE.record(chart, entry["chartVersion"]),
+               "config": values, "manifest": manifest, "hooks": None, "labels": None}
     name = f"sh.helm.release.v1.{entry['name']}.v{entry['version']}"
     secret = {"apiVersion": "v1", "kind": "Secret", "type": "helm.sh/release.v1",
               "metadata": {"name": name, "namespace": storage_ns,
                            "labels": {"owner": "helm", "name": entry["name"], "status": entry["status"],
                                       "version": str(entry["version"])}},
-              "data": {"release": base64.b64encode(blob.encode()).decode()}}
+              "data": {"release": encode_storage(release)}}
     if store.peek("namespaces", None, storage_ns) is None:
         return
     live = store.peek("secrets", storage_ns, name)
@@ -145,5 +160,6 @@ def mark_storage(store: Store, hr: dict, entry: dict, status: str) -> None:
         store.update(new)
 
 
-def manifest_text(objs: list[dict]) -> str:
-    return "".join("---\n" + yaml.safe_dump(o, sort_keys=False) for o in objs)
+def manifest_text(docs: list[tuple[str, dict]]) -> str:
+    """The release manifest as Helm stores it: each post-rendered object under its `# Source:` template."""
+    return "".join(f"---\n# Source: {path}\n" + yaml.safe_dump(o, sort_keys=False) for path, o in docs)
