@@ -114,26 +114,45 @@ def test_a_broken_image_ends_applied_unhealthy(demo, people, drain):
     assert "ImagePullBackOff" in run.log[-1]["message"] or "Back-off" in run.log[-1]["message"]
 
 
-def test_helm_workload_changes_reach_the_picked_workload_or_are_refused(demo, people, drain):
-    """On the demo, Deployment podinfo-redis is rendered by the podinfo release: scaling it must not write the
-    chart's top-level replicaCount (that scales the *other* Deployment); a container it lacks is a field error;
-    scaling podinfo itself is written, and the preview says the effect could not be verified (the simulator's Helm
-    storage holds no chart templates)."""
-    from gitops import InvalidInput, NotEditable
+def test_helm_workload_changes_are_verified_against_the_chart_in_helm_storage(demo, people, drain, settings):
+    """On the demo, Deployments podinfo and podinfo-redis are rendered by the podinfo release from a real chart that
+    the simulated helm-controller keeps in Helm storage: with no chart folder configured, scaling podinfo is proven by
+    rendering that chart (replicaCount), scaling podinfo-redis writes the redis values path (proven too), never
+    podinfo's replicaCount, and once merged only podinfo-redis scales; a container podinfo-redis lacks is a field
+    error."""
+    from gitops import InvalidInput
 
+    settings.FLUXPLANE_HELM_CHARTS_DIR = ""
     sim, cluster, gh_repo = demo
+    dev, lead = people
+    assign_perm("graph.request_change", dev, KubeObject.objects.get(kind="Namespace", name="podinfo"))
+    podinfo = KubeObject.objects.get(kind="Deployment", namespace="podinfo", name="podinfo")
     redis = KubeObject.objects.get(kind="Deployment", namespace="podinfo", name="podinfo-redis")
-    with pytest.raises(NotEditable, match="no values path"):
-        Scale.preview(redis, {"replicas": 2})
     with pytest.raises(InvalidInput, match="has no container 'podinfo'") as info:
         UpdateImage.preview(redis, {"container": "podinfo", "image": "docker.io/redis:7.2.4"})
     assert info.value.field == "container"
-    podinfo = KubeObject.objects.get(kind="Deployment", namespace="podinfo", name="podinfo")
     # a limit below the live request is refused for Helm values as it is for a Deployment's own resources
     live = podinfo.spec["template"]["spec"]["containers"][0]["resources"]["requests"]["memory"]
     assert live.endswith("Mi") and int(live[:-2]) > 1
     with pytest.raises(InvalidInput, match="lower than the request"):
         UpdateResources.preview(podinfo, {"container": "podinfo", "limits": {"memory": "1Mi"}})
+
     preview = Scale.preview(podinfo, {"replicas": 2})
     assert preview.errors == [] and "+    replicaCount: 2" in preview.diff
-    assert preview.notes and preview.notes[0].startswith("Effect unverified")
+    assert preview.notes[0] == ("Effect verified: rendering chart podinfo with the new values changes only "
+                                "spec.replicas of Deployment podinfo."), preview.notes
+
+    preview = Scale.preview(redis, {"replicas": 2})
+    assert preview.errors == [] and preview.notes[0] == (
+        "Effect verified: rendering chart podinfo with the new values changes only spec.replicas of Deployment "
+        "podinfo-redis."), preview.notes
+    added = [line for line in preview.diff.splitlines() if line.startswith("+") and not line.startswith("+++")]
+    assert added == ["+    redis:", "+      replicaCount: 2"], preview.diff
+
+    run = request_and_approve(Scale, redis, dev, lead, {"replicas": 2}, drain)
+    gh_repo.get_pull(run.pr_number).merge()
+    follow(run, cluster, {ChangeState.HEALTHY, ChangeState.UNHEALTHY})
+    assert run.change_state == ChangeState.HEALTHY, run.log
+    redis.refresh_from_db()
+    podinfo.refresh_from_db()
+    assert (redis.spec["replicas"], podinfo.spec["replicas"]) == (2, 1)

@@ -166,3 +166,74 @@ def test_unknown_repository_and_oci_chart_ref(env: FluxEnv) -> None:
     crd = env.store.get("customresourcedefinitions", None, "clusterissuers.cert-manager.io")
     assert crd["metadata"]["labels"]["helm.toolkit.fluxcd.io/name"] == "cert-manager"
     assert env.store.registry.by_kind("cert-manager.io/v1", "ClusterIssuer") is not None
+
+
+def test_helm_storage_holds_the_real_chart_that_renders_the_release(env: FluxEnv, tmp_path: Path) -> None:
+    """The storage Secret decodes (with the product's own reader) to a release holding the chart it was rendered
+    from — templates, default values, files — and the config values; that chart renders the same objects again.
+    A new chart version from the HelmRepository upgrades the release and its stored chart."""
+    from gitops.charts import chart_dir_from_release, decode_storage
+    from gitops.helmvalues import ChartRenderer
+
+    values = {"redis": {"enabled": True, "replicaCount": 2}}
+    env.create(release("shop", values))
+    env.wait_ready(HR, NS, "shop")
+    assert env.apps.read_namespaced_deployment("shop-podinfo-redis", NS).spec.replicas == 2
+    assert env.apps.read_namespaced_deployment("shop-podinfo", NS).spec.replicas == 1  # the chart's default
+    sec = env.core.read_namespaced_secret("sh.helm.release.v1.shop.v1", NS)
+    record = decode_storage(sec.data["release"])
+    chart = record["chart"]
+    assert (chart["metadata"]["name"], chart["metadata"]["version"], chart["metadata"]["appVersion"]) == (
+        "podinfo", "6.5.4", "6.5.4")
+    assert {t["name"] for t in chart["templates"]} >= {"templates/deployment.yaml", "templates/redis.yaml",
+                                                      "templates/_helpers.tpl"}
+    assert chart["values"]["replicaCount"] == 1 and chart["values"]["redis"]["enabled"] is False
+    assert record["config"] == values  # the release's values, not the chart's defaults
+    assert "# Source: podinfo/templates/redis.yaml" in record["manifest"]
+    renderer = ChartRenderer(str(chart_dir_from_release(record, tmp_path)))
+    try:
+        again = renderer.render(record["config"], "shop", NS)
+    finally:
+        renderer.close()
+    live = env.store.get("deployments", NS, "shop-podinfo-redis")
+    rendered = again[("Deployment", "shop-podinfo-redis")]["spec"]
+    assert rendered["replicas"] == live["spec"]["replicas"] == 2
+    assert rendered["template"]["metadata"] == live["spec"]["template"]["metadata"]
+    assert [c["image"] for c in rendered["template"]["spec"]["containers"]] == [
+        c["image"] for c in live["spec"]["template"]["spec"]["containers"]] == ["redis:7.0.7"]
+
+    env.custom.patch_namespaced_custom_object(*HR[:2], NS, HR[2], "shop", {
+        "spec": {"chart": {"spec": {"version": "6.6.x"}}}})
+    hr = eventually(lambda: (o := env.get(HR, NS, "shop")) and ready(o) and
+                    o["status"]["history"][0]["chartVersion"] == "6.6.3" and o, what="upgrade to 6.6.3")
+    assert hr["status"]["history"][0]["version"] == 2  # type: ignore[index]
+    dep = env.apps.read_namespaced_deployment("shop-podinfo", NS)
+    assert dep.spec.template.spec.containers[0].image == "ghcr.io/stefanprodan/podinfo:6.6.3"
+    assert dep.metadata.labels["helm.sh/chart"] == "podinfo-6.6.3"
+    stored = decode_storage(env.core.read_namespaced_secret("sh.helm.release.v1.shop.v2", NS).data["release"])
+    assert stored["chart"]["metadata"]["version"] == "6.6.3"
+
+
+def test_a_template_error_fails_the_install_with_helms_message(env: FluxEnv) -> None:
+    env.create(release("odd", {"ingress": {"enabled": True, "hosts": "not-a-list"}}))
+    hr = eventually(lambda: (o := env.get(HR, NS, "odd")) and cond(o, "Released").get("reason") == "InstallFailed"
+                    and o, what="InstallFailed")
+    message = cond(hr, "Released")["message"]
+    assert "template:" in message and "podinfo/templates/ingress.yaml" in message, message
+
+
+def test_renders_are_cached_by_chart_version_release_and_values() -> None:
+    from simulator.flux.charts import CHARTS
+    from simulator.flux.helmengine import ENGINE
+
+    podinfo = CHARTS["podinfo"]
+    first = ENGINE.render(podinfo, "6.7.1", "cached", "ns", {"replicaCount": 2})
+    hits, misses = ENGINE.hits, ENGINE.misses
+    first[0][1]["metadata"]["name"] = "changed by the caller"
+    again = ENGINE.render(podinfo, "6.7.1", "cached", "ns", {"replicaCount": 2})
+    assert (ENGINE.hits, ENGINE.misses) == (hits + 1, misses)
+    assert [o["metadata"]["name"] for _, o in again] == ["cached-podinfo", "cached-podinfo"]  # a fresh copy
+    assert [o["kind"] for _, o in again] == ["Service", "Deployment"]  # Helm's install order
+    ENGINE.render(podinfo, "6.7.1", "cached", "ns", {"replicaCount": 3})
+    ENGINE.render(podinfo, "6.7.0", "cached", "ns", {"replicaCount": 2})
+    assert (ENGINE.hits, ENGINE.misses) == (hits + 1, misses + 2)
