@@ -1,14 +1,13 @@
 """The verification and the impact preview in a real browser on the synced demo, screenshot for docs/clickops.md:
-Scale on the Helm-rendered podinfo Deployment with the release's chart available (a stand-in of the podinfo chart,
-at the version the release installed) says "Effect verified"; a change to a shared base with a second cluster
+Scale on the Helm-rendered podinfo Deployment says "Effect verified" with no chart folder configured (the chart comes
+from the release's Helm storage, which the simulated helm-controller writes as Helm does), and Scale on podinfo-redis
+is verified on the redis values path, never podinfo's replicaCount; a change to a shared base with a second cluster
 applying it shows the rendered diff of each Kustomization and the warning, and "Only in this Kustomization" moves
 the change into the picked Kustomization's patches."""
 
 from __future__ import annotations
 
-import shutil
 import uuid
-from pathlib import Path
 
 import pytest
 from guardian.shortcuts import assign_perm
@@ -17,7 +16,6 @@ from controlplane.models import Cluster
 from graph.models import KubeObject
 
 pytestmark = pytest.mark.django_db(transaction=True)
-CHARTS = Path(__file__).parents[1] / "fixtures" / "charts"
 
 
 @pytest.fixture
@@ -41,30 +39,24 @@ def _preview(page, playbook: str, obj: KubeObject, fields: dict) -> None:
 
 
 def test_scale_of_a_helm_workload_is_verified_by_rendering_its_chart(demo, developer, page, login, screenshot,
-                                                                    settings, tmp_path):
-    release = KubeObject.objects.get(kind="HelmRelease", namespace="podinfo", name="podinfo")
-    installed = (release.status.get("history") or [{}])[0].get("chartVersion")
-    assert installed, release.status
-    charts = tmp_path / "charts"
-    shutil.copytree(CHARTS / "podinfo", charts / "podinfo")
-    chart_yaml = charts / "podinfo" / "Chart.yaml"
-    chart_yaml.write_text(chart_yaml.read_text().replace("version: 6.9.2\n", f"version: {installed}\n", 1))
-    settings.FLUXPLANE_HELM_CHARTS_DIR = str(charts)
-
+                                                                    settings):
+    settings.FLUXPLANE_HELM_CHARTS_DIR = ""  # the chart must come from the release's Helm storage
     login(page, "dev")
     _preview(page, "scale", KubeObject.objects.get(kind="Deployment", namespace="podinfo", name="podinfo"),
              {"replicas": "3"})
     notes = page.locator("#fp-preview .fp-notes").inner_text()
-    assert "Effect verified" in notes and "spec.replicas of Deployment podinfo" in notes, notes
+    assert "Effect verified" in notes and "spec.replicas of Deployment podinfo." in notes, notes
     assert "+    replicaCount: 3" in page.locator("pre.fp-diff").inner_text()
     screenshot(page, "clickops-verified", docs=True)
 
-    # the redis Deployment of the same release: its replicas are not a value of the chart — refused, with the way out
+    # the redis Deployment of the same release: its own values path, proven; podinfo's replicaCount untouched
     _preview(page, "scale", KubeObject.objects.get(kind="Deployment", namespace="podinfo", name="podinfo-redis"),
              {"replicas": "2"})
-    error = page.locator(".errorlist").first.inner_text()
-    assert "no values path" in error and "Update Helm values" in error
-    assert page.locator("input[name=confirm]").count() == 0
+    notes = page.locator("#fp-preview .fp-notes").inner_text()
+    assert "Effect verified" in notes and "spec.replicas of Deployment podinfo-redis." in notes, notes
+    diff = page.locator("pre.fp-diff").inner_text()
+    assert "+    redis:\n+      replicaCount: 2" in diff and "+    replicaCount" not in diff, diff
+    assert page.locator("input[name=confirm]").count() == 1
 
 
 def test_the_impact_on_every_cluster_and_the_overlay_option(demo, developer, page, login, screenshot):

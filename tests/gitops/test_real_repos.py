@@ -297,6 +297,29 @@ def _storage_payload(chart_dir: Path) -> str:
     return base64.b64encode(blob.encode()).decode()
 
 
+def test_a_chart_written_to_helm_storage_reads_back_as_the_same_chart(tmp_path: Path) -> None:
+    """chart_record + encode_storage (what the simulated helm-controller writes) and decode_storage +
+    chart_dir_from_release (what the verification reads) are inverse: metadata, templates, values and files (the
+    crds/ directory here) come back and render the same manifests."""
+    import json
+
+    import helm_python
+
+    from gitops.charts import chart_dir_from_release, chart_record, decode_storage, encode_storage
+    from simulator.flux.helmengine import PACKAGES
+
+    package = PACKAGES / "kube-prometheus-stack"
+    with helm_python.Chart.load(str(package)) as chart:
+        record = {"name": "kps", "version": 1, "chart": chart_record(chart), "config": {}}
+        before = chart.render({}, name="kps", namespace="monitoring")
+        crds = chart.crds
+    back = decode_storage(encode_storage(record))
+    assert back == json.loads(json.dumps(record))
+    with helm_python.Chart.load(str(chart_dir_from_release(back, tmp_path))) as again:
+        assert again.render({}, name="kps", namespace="monitoring") == before
+        assert again.crds == crds and len(crds) == 10
+
+
 def test_a_chart_from_helm_storage_verifies_the_change(tmp_path: Path) -> None:
     from gitops.charts import ChartUnavailable, chart_dir_from_release, decode_storage
 
@@ -310,7 +333,7 @@ def test_a_chart_from_helm_storage_verifies_the_change(tmp_path: Path) -> None:
                                                                       "tag": "7.2.4"}}
     finally:
         renderer.close()
-    # a storage writer that keeps only the chart's metadata (as the simulator's does): unverified, with the reason
+    # a storage writer that keeps only the chart's metadata: unverified, with the reason
     record["chart"].pop("templates")
     with pytest.raises(ChartUnavailable, match="holds no chart templates"):
         chart_dir_from_release(record, tmp_path / "again")
