@@ -32,7 +32,8 @@ class Chart:
         return latest_matching(self.versions, constraint)
 
     def digest(self, version: str) -> str:
-        """Deterministic sha256 of the (imaginary) chart package, so revisions are stable across runs."""
+        """A deterministic sha256 standing for the digest of the `<name>-<version>.tgz` artifact (no archive is
+        built; helmengine loads the package directory), so revisions are stable across runs."""
         return hashlib.sha256(f"{self.name}-{version}.tgz".encode()).hexdigest()
 
 
