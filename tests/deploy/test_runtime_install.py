@@ -45,6 +45,8 @@ def test_the_package_without_extras_validates_a_change_with_its_own_kubectl(tmp_
     wheels.mkdir()
     ours = build_fluxplane(ROOT, tmp_path / "build", wheels)
     with zipfile.ZipFile(ours) as wheel:
+        # the demo's Helm chart packages travel with the simulator (its helm-controller renders them)
+        assert "simulator/flux/chart_packages/podinfo/templates/deployment.yaml" in wheel.namelist()
         meta = Parser().parsestr(wheel.read(next(n for n in wheel.namelist() if n.endswith(".dist-info/METADATA")))
                                  .decode())
     requires = meta.get_all("Requires-Dist") or []
