@@ -23,6 +23,7 @@ from alerts.forms import SilenceChangeForm, SilenceForm
 from alerts.matchers import format_matchers
 from alerts.models import Alert, AlertmanagerConnection, Channel, Delivery, Silence, coverage
 from controlplane.admin.connections import AuditedModelAdmin
+from controlplane.live import LiveChangelistMixin
 from graph.models import KubeObject
 
 
@@ -53,7 +54,7 @@ class AlertStateFilter(admin.SimpleListFilter):
 
 
 @admin.register(Alert)
-class AlertAdmin(admin.ModelAdmin):
+class AlertAdmin(LiveChangelistMixin, admin.ModelAdmin):
     """Read-only list of alerts with their object (or "unresolved") and the silence that covers them."""
 
     list_display = ["name", "state_display", "severity", "object_link", "namespace", "source", "silenced_link",
@@ -135,7 +136,7 @@ class SilenceStateFilter(admin.SimpleListFilter):
 
 
 @admin.register(Silence)
-class SilenceAdmin(admin.ModelAdmin):
+class SilenceAdmin(LiveChangelistMixin, admin.ModelAdmin):
     """Silences: list, detail page with change/end forms; new silences start from an object's page."""
 
     list_display = ["__str__", "state", "starts_at", "ends_at", "reason", "created_by_username", "silenced_count",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.http import HttpRequest
 
 from controlplane.cache import redis_unavailable
@@ -13,3 +14,8 @@ def degraded(request: HttpRequest) -> dict:
             not request.user.is_authenticated:
         return {}
     return {"fluxplane_redis_down": redis_unavailable()}
+
+
+def live(request: HttpRequest) -> dict:
+    """``fluxplane_live_interval_ms``: how often live.js polls the live parts of a page (FLUXPLANE_LIVE_INTERVAL_MS)."""
+    return {"fluxplane_live_interval_ms": max(int(settings.FLUXPLANE_LIVE_INTERVAL_MS), 500)}

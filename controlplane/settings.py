@@ -92,6 +92,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "controlplane.context_processors.degraded",
+                "controlplane.context_processors.live",
             ],
         },
     },
@@ -188,6 +189,8 @@ FLUXPLANE_RUN_MAX_RETRIES = env.int("FLUXPLANE_RUN_MAX_RETRIES", 8)
 # enqueued by the sweep; the delay leaves the on-commit enqueue time to happen.
 FLUXPLANE_RUN_REQUEUE_AFTER_SECONDS = env.int("FLUXPLANE_RUN_REQUEUE_AFTER_SECONDS", 30)
 FLUXPLANE_AUDIT_EXPORT_LIMIT = env.int("FLUXPLANE_AUDIT_EXPORT_LIMIT", 100_000)
+# How often the live parts of pages (dashboard, lists, object pages, graph: controlplane/live.py) ask for news.
+FLUXPLANE_LIVE_INTERVAL_MS = env.int("FLUXPLANE_LIVE_INTERVAL_MS", 5000)
 
 # Security. Production defaults are strict; TLS termination in front of Fluxplane is expected.
 FLUXPLANE_LOGIN_MAX_FAILURES = env.int("FLUXPLANE_LOGIN_MAX_FAILURES", 5)

@@ -194,6 +194,8 @@ def apply_events(cluster: Cluster, events: Iterable[tuple[str, dict]], parked: P
     if latest:
         with transaction.atomic():
             delta.apply(latest)
+            if delta.result.changed:  # the live graph's change token (controlplane.live): one row, same transaction
+                Cluster.objects.filter(pk=cluster.pk).update(mirror_changed_at=delta.now)
     return delta.result
 
 

@@ -17,6 +17,7 @@ from django.views.decorators.http import require_POST
 from access import rules as access_rules
 from access.jit import policy, rules
 from access.jit.models import OPEN_STATES, AccessGrant, ActiveAccessGrant, GrantState, MyAccessGrant, SubjectKind
+from controlplane.live import LiveChangelistMixin
 from controlplane.models import AuditEvent
 from controlplane.presentation import naturaldelta
 from jit.playbook import RequestNamespaceAccess, extension_initial, request_access
@@ -44,7 +45,7 @@ _TONES = {GrantState.ACTIVE: "ok", GrantState.REMOVED: "quiet", GrantState.NOT_G
           GrantState.UNUSED: "quiet", GrantState.ENFORCED: "failed"}
 
 
-class _GrantAdminBase(admin.ModelAdmin):
+class _GrantAdminBase(LiveChangelistMixin, admin.ModelAdmin):
     list_display = ["__str__", "state", "namespace", "role", "subject_name", "requested_by_username", "activated_at",
                     "expires_at", "time_left_display", "removal_link"]
     list_filter = ["state", "settled", "role", "cluster"]

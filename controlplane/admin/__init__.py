@@ -2,7 +2,7 @@
 
 from django.contrib import admin
 
-from controlplane import extensions
+from controlplane import extensions, live
 from controlplane.admin import audit, connections, queues, runs  # noqa: F401  (registers the ModelAdmins)
 from controlplane.security import ThrottledAdminAuthenticationForm
 
@@ -22,6 +22,7 @@ def get_app_list(request, app_label=None) -> list[dict]:
 
 
 admin.site.get_app_list = get_app_list
+live.install_dashboard(admin.site)  # the dashboard's panels refresh themselves (controlplane/live.py)
 
 
 _stock_get_object = admin.ModelAdmin.get_object

@@ -11,6 +11,7 @@ from django.http import HttpRequest, StreamingHttpResponse
 from django.utils import timezone
 from django.utils.html import format_html
 
+from controlplane.live import LiveChangelistMixin
 from controlplane.models import AuditEvent
 
 _CSV_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -36,7 +37,7 @@ EXPORT_COLUMNS = [
 
 
 @admin.register(AuditEvent)
-class AuditEventAdmin(admin.ModelAdmin):
+class AuditEventAdmin(LiveChangelistMixin, admin.ModelAdmin):
     """Append-only: nobody (superusers included) can add, change or delete events through the admin."""
 
     # The request id is searchable and on the event's page; in the list it would push the message off the screen.

@@ -12,10 +12,11 @@ from django.utils.html import format_html, format_html_join
 
 from controlplane.dispatch import registered_runners
 from controlplane.jobs import start_system_job
+from controlplane.live import LiveChangelistMixin
 from controlplane.models import SystemRun
 
 
-class RunAdminMixin:
+class RunAdminMixin(LiveChangelistMixin):
     """Shared by every Run admin: nothing can be added, changed or deleted by hand; the log is shown as a table and,
     while the run is active, a static script (run-live.js, the CSP allows no inline script) polls ``<pk>/live/``
     for the live part of the page as an HTML fragment and swaps it in. Internal fields (job id, request id,

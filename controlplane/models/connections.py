@@ -57,6 +57,9 @@ class Cluster(models.Model):
     last_sync_at = models.DateTimeField(null=True, blank=True)
     last_sync_state = models.CharField(max_length=16, choices=SyncState.choices, default=SyncState.NEVER)
     last_sync_message = models.TextField(blank=True)
+    # Moved by every batch of watch deltas that changed the mirror (graph.delta): with last_sync_at, the cheap change
+    # token of the cluster's live graph (controlplane.live), so an unchanged graph is not rendered again.
+    mirror_changed_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     class Meta:
         ordering = ["name"]

@@ -1,9 +1,10 @@
 // Pan, zoom and fit for the Graphviz SVGs on Fluxplane's pages (no inline script: the CSP allows only our files).
 // Each .fp-graph box gets a small toolbar; the wheel zooms around the pointer, dragging pans, "Fit" shows it all.
+// When live.js swaps in a newer graph (the mirror changed), the new drawing opens at the pan and zoom the user had.
 (function () {
   "use strict";
 
-  function setup(box) {
+  function setup(box, saved) {
     var svg = box.querySelector("svg");
     if (!svg || box.dataset.fpZoom) { return; }
     box.dataset.fpZoom = "1";
@@ -22,6 +23,7 @@
     function apply() {
       svg.setAttribute("viewBox", [view.x, view.y, view.w, view.h].join(" "));
       box.dataset.zoom = (full.w / view.w).toFixed(2);
+      box.fpView = { view: { x: view.x, y: view.y, w: view.w, h: view.h }, fitted: fitted };
     }
     function zoom(factor, cx, cy) {
       var w = Math.min(Math.max(view.w * factor, full.w / 40), Math.max(full.w * 4, fitted * 2));
@@ -87,9 +89,23 @@
     function stop() { drag = null; box.classList.remove("fp-dragging"); }
     box.addEventListener("pointerup", stop);
     box.addEventListener("pointercancel", stop);
-    fit();
+    if (saved) {
+      view = saved.view;
+      fitted = saved.fitted;
+      apply();
+    } else {
+      fit();
+    }
   }
 
-  function init() { document.querySelectorAll(".fp-graph").forEach(setup); }
+  function init() { document.querySelectorAll(".fp-graph").forEach(function (box) { setup(box); }); }
+  document.addEventListener("fluxplane:live-before", function (evt) {
+    evt.target.fpSavedViews = Array.prototype.map.call(evt.target.querySelectorAll(".fp-graph"),
+                                                      function (box) { return box.fpView || null; });
+  });
+  document.addEventListener("fluxplane:live-updated", function (evt) {
+    var saved = evt.target.fpSavedViews || [];
+    evt.target.querySelectorAll(".fp-graph").forEach(function (box, i) { setup(box, saved[i]); });
+  });
   if (document.readyState === "loading") { document.addEventListener("DOMContentLoaded", init); } else { init(); }
 })();
