@@ -24,7 +24,8 @@
   function busy(el) {
     if (el.querySelector("input.action-select:checked, .fp-dragging")) { return true; }
     var active = document.activeElement;
-    return !!(active && active !== document.body && el.contains(active) && active.matches("input, select, textarea"));
+    var typing = "input:not([type=checkbox]):not([type=radio]), select, textarea";
+    return !!(active && active !== document.body && el.contains(active) && active.matches(typing));
   }
 
   function Live(el) {
