@@ -10,6 +10,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 
+from controlplane import live as live_parts
 from controlplane.dispatch import registered_runners
 from controlplane.jobs import start_system_job
 from controlplane.live import LiveChangelistMixin
@@ -18,8 +19,8 @@ from controlplane.models import SystemRun
 
 class RunAdminMixin(LiveChangelistMixin):
     """Shared by every Run admin: nothing can be added, changed or deleted by hand; the log is shown as a table and,
-    while the run is active, a static script (run-live.js, the CSP allows no inline script) polls ``<pk>/live/``
-    for the live part of the page as an HTML fragment and swaps it in. Internal fields (job id, request id,
+    while the run is active, the pages' static script (live.js, see controlplane/live.py) polls ``<pk>/live/`` for
+    the live part of the page as an HTML fragment and swaps it in. Internal fields (job id, request id,
     traceback) are for administrators, folded away."""
 
     change_form_template = "admin/controlplane/run_change_form.html"
@@ -67,14 +68,12 @@ class RunAdminMixin(LiveChangelistMixin):
         return {"original": obj, "log": self.log_table(obj), "live": self.is_live(obj)}
 
     def live_view(self, request: HttpRequest, object_id: str):
-        """The live part of the run's page as an HTML fragment (polled by run-live.js); the same permission as
-        the page itself."""
+        """The live part of the run's page as an HTML fragment (polled by live.js, part ``run``); the same permission
+        as the page itself. Its ``data-active`` says whether to keep polling."""
         obj = self.get_object(request, object_id)
         if obj is None or not self.has_view_permission(request, obj):
             raise PermissionDenied
-        response = TemplateResponse(request, self.live_template, self.live_context(request, obj))
-        response["Cache-Control"] = "no-store"
-        return response
+        return live_parts.fragment(request, self.live_template, self.live_context(request, obj), "run")
 
     def get_urls(self):
         name = f"{self.model._meta.app_label}_{self.model._meta.model_name}_live"

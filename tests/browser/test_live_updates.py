@@ -41,7 +41,7 @@ def test_dashboard_and_list_follow_the_cluster(demo, fast, new_page, admin_user,
     login(page, "root")
     suspended = page.locator("#fp-dashboard tr:has(a:text-is('Kustomizations')) td.fp-count-suspended")
     assert suspended.inner_text().strip() == "·"
-    page.wait_for_selector(".fp-live-note[data-live-part=dashboard]:has-text('updated')")
+    page.wait_for_selector(".fp-live-status[data-live-part=dashboard]:has-text('updated')")
     mark_page(page)
 
     list_page = new_page()
@@ -61,15 +61,15 @@ def test_dashboard_and_list_follow_the_cluster(demo, fast, new_page, admin_user,
         list_page.locator("#result_list tr:has(th.field-name a:text-is('apps')) td.field-health_display",
                           has_text="suspended").wait_for()
         assert not_reloaded(page) and not_reloaded(list_page)
-        note = page.locator(".fp-live-note[data-live-part=dashboard]")
+        note = page.locator(".fp-live-status[data-live-part=dashboard]")
         assert "updated" in note.inner_text() and "s ago" in note.inner_text()
-        assert "updated" in list_page.locator(".fp-live-note[data-live-part=list]").inner_text()
+        assert "updated" in list_page.locator(".fp-live-status[data-live-part=list]").inner_text()
         screenshot(page, "live-dashboard")
         screenshot(list_page, "live-kustomizations")
 
         # Rows ticked for an action are not swapped away under the user's hand.
         list_page.locator("#result_list tr:has(th.field-name a:text-is('apps')) input.action-select").check()
-        list_page.locator(".fp-live-note[data-live-part=list]", has_text="paused while you work here").wait_for()
+        list_page.locator(".fp-live-status[data-live-part=list]", has_text="paused while you work here").wait_for()
         suspend(sim, False)
         sync_cluster(cluster)
         page.wait_for_function("""() => !document.querySelector(
@@ -112,6 +112,6 @@ def test_graph_redraws_when_the_mirror_changes_and_keeps_the_zoom(demo, fast, pa
         assert page.locator(".fp-graph").get_attribute("data-zoom") == zoom
         assert page.evaluate("document.querySelector('.fp-graph svg').getAttribute('viewBox')") == view
         assert page.locator(".fp-graph-tools").count() == 1
-        assert "updated" in page.locator(".fp-live-note[data-live-part=graph]").inner_text()
+        assert "updated" in page.locator(".fp-live-status[data-live-part=graph]").inner_text()
     finally:
         suspend(sim, False)

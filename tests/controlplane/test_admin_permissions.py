@@ -66,7 +66,8 @@ def test_run_pages_are_read_only(client, admin_user):
     assert "step one" in body
     # A running run's page updates its live part by itself: the static script polls the fragment, which answers
     # with the same permission and says whether it is still active.
-    assert 'data-active="1"' in body and "run-live.js" in body and "<script>" not in body
+    assert 'data-active="1"' in body and 'data-live-part="run"' in body and "controlplane/live.js" in body
+    assert "<script>" not in body
     live = client.get(reverse("admin:controlplane_systemrun_live", args=[run.pk]))
     assert live.status_code == 200 and "step one" in live.content.decode()
     run.status = "succeeded"
