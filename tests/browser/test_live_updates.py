@@ -1,8 +1,10 @@
 """Live updates without reloads (controlplane/live.py, live.js): after a change in the simulated cluster reaches the
 mirror, the open dashboard, an object list and the graph show it by themselves, say when they were updated, and the
-graph keeps the user's zoom."""
+graph keeps the user's zoom; polling pauses in a hidden tab, backs off on errors and stops when the session ends."""
 
 from __future__ import annotations
+
+import time
 
 import pytest
 import requests
@@ -115,3 +117,56 @@ def test_graph_redraws_when_the_mirror_changes_and_keeps_the_zoom(demo, fast, pa
         assert "updated" in page.locator(".fp-live-status[data-live-part=graph]").inner_text()
     finally:
         suspend(sim, False)
+
+
+def test_polling_pauses_when_hidden_backs_off_on_errors_and_stops_when_signed_out(live_server, fast, page, admin_user,
+                                                                                   login):
+    login(page, "root")
+    polls: list[float] = []
+    page.on("request", lambda r: polls.append(time.monotonic()) if r.headers.get("x-fluxplane-live") else None)
+    note = page.locator(".fp-live-status[data-live-part=dashboard]")
+
+    def wait_polls(n: int) -> None:
+        deadline = time.monotonic() + 20
+        while len(polls) < n and time.monotonic() < deadline:
+            page.wait_for_timeout(100)
+        assert len(polls) >= n, f"{len(polls)} polls, wanted {n}"
+
+    wait_polls(2)
+
+    # A hidden tab does not poll; showing it polls at once.
+    page.evaluate("""() => { Object.defineProperty(document, 'hidden', {value: true, configurable: true});
+        document.dispatchEvent(new Event('visibilitychange')); }""")
+    note.filter(has_text="paused while the tab is hidden").wait_for()
+    before = len(polls)
+    page.wait_for_timeout(2500)  # more than three intervals
+    assert len(polls) == before
+    page.evaluate("""() => { Object.defineProperty(document, 'hidden', {value: false, configurable: true});
+        document.dispatchEvent(new Event('visibilitychange')); }""")
+    wait_polls(before + 1)
+
+    # Errors: each retry waits twice as long as the one before (2×, 4× … the interval), and says so.
+    def fail(route) -> None:
+        if route.request.headers.get("x-fluxplane-live"):
+            route.fulfill(status=500, body="boom")
+        else:
+            route.continue_()
+
+    page.route("**/admin/", fail)
+    note.filter(has_text="update failed, trying again in 1 s").wait_for()
+    start = len(polls)
+    note.filter(has_text="trying again in 6 s").wait_for(timeout=30_000)  # 0.7 s × 8, after three failures
+    failed = polls[start - 1:]
+    gaps = [b - a for a, b in zip(failed, failed[1:], strict=False)]
+    assert len(gaps) >= 2 and gaps[0] >= 1.3 and gaps[1] >= 2.7, gaps  # timers never fire early
+    assert page.locator(".fp-live-status.fp-live-trouble").count() == 1
+    page.unroute("**/admin/", fail)
+    note.filter(has_text="updated").filter(has_not_text="failed").wait_for(timeout=30_000)
+
+    # Signed out: the login redirect is never swapped in, and polling stops.
+    page.context.clear_cookies()
+    note.filter(has_text="signed out: reload the page").wait_for()
+    assert page.locator("[data-live] #login-form").count() == 0
+    stopped = len(polls)
+    page.wait_for_timeout(2000)
+    assert len(polls) == stopped
