@@ -81,9 +81,13 @@ def watched_cluster(objects: int, apps: int = 50, watcher_args: tuple[str, ...] 
                                         *watcher_args], cwd=ROOT,
                                        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
             try:
-                line = watcher.stdout.readline()
-                if not line.startswith("watching"):
-                    raise SystemExit(f"the watcher did not start: {line}{watcher.stdout.read()[:2000]}")
+                before: list[str] = []  # log lines (warnings) that come before "watching …"
+                while not (line := watcher.stdout.readline()).startswith("watching"):
+                    if not line:  # the watcher exited
+                        raise SystemExit("the watcher did not start: " + "".join(before[-40:]))
+                    before.append(line)
+                if before:
+                    sys.stderr.write("watcher output before it started:\n" + "".join(before[-20:]))
                 info["watcher_start_s"] = round(time.perf_counter() - t0, 3)
                 info["watching"] = line.strip()
                 # Keep reading its output: a full pipe would block the watcher's next log line (and its thread).
