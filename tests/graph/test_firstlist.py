@@ -40,7 +40,7 @@ def test_the_first_list_in_a_child_process_then_deltas_in_the_watcher(tree_sim):
         watcher.stop()
     assert watcher.resyncs == 1 and watcher.events_applied >= 1
     row = KubeObject.objects.get(cluster=watched, kind="HelmRelease", name="podinfo")
-    assert (row.health, row.health_reason) == ("failed", "UpgradeFailed")
+    assert (row.health, row.health_reason) == ("degraded", "UpgradeFailed")
     sync_cluster(listed)
     assert_same_mirror(watched, listed)
 
