@@ -219,9 +219,14 @@ def persist(cluster: Cluster, graph: Graph, started) -> tuple[int, int, int, int
     so memory never holds every encoded row at once."""
     # The JSON columns come as their text and are decoded only when not trivially equal (an empty event list, no
     # roll-up path): decoding 2 × 60k JSON values was most of an unchanged resync's persist step.
-    stored = {uid: rest for uid, *rest in KubeObject.objects.filter(cluster=cluster).annotate(
-        events_text=Cast("events", TextField()), path_text=Cast("rollup_path", TextField())).values_list(
-        "uid", "resource_version", "deleted_at", *_DERIVED_TEXT, "events_text", "path_text").iterator(chunk_size=5000)}
+    stored: dict[str, list] = {}
+    uid_of: dict[int, str] = {}
+    for pk, uid, *rest in KubeObject.objects.filter(cluster=cluster).annotate(
+            events_text=Cast("events", TextField()), path_text=Cast("rollup_path", TextField())).values_list(
+            "id", "uid", "resource_version", "deleted_at", *_DERIVED_TEXT, "events_text", "path_text").iterator(
+            chunk_size=5000):
+        stored[uid] = rest
+        uid_of[pk] = uid
 
     def changed(uid: str, fields: dict) -> bool:
         old = stored.get(uid)
@@ -244,15 +249,28 @@ def persist(cluster: Cluster, graph: Graph, started) -> tuple[int, int, int, int
         for start in range(0, len(gone), 5000):
             tombstoned += KubeObject.objects.filter(cluster=cluster, uid__in=gone[start:start + 5000]).update(
                 deleted_at=started)
-        # The hub's edges into another cluster are graph.remote's (relinked after the sync), not this graph's.
-        current = {(s, t, ty): pk for pk, s, t, ty in Edge.objects.filter(
-            cluster=cluster, target__cluster=cluster).values_list(
-            "pk", "source__uid", "target__uid", "type").iterator(chunk_size=5000)}
+        current = _stored_edges(cluster, uid_of)
         stale = [pk for edge, pk in current.items() if edge not in graph.edges]
         for start in range(0, len(stale), 5000):
             Edge.objects.filter(pk__in=stale[start:start + 5000]).delete()
         added = insert_edges(cluster.pk, sorted(e for e in graph.edges if e not in current))
     return len(graph.edges), tombstoned, written, added + len(stale)
+
+
+def _stored_edges(cluster: Cluster, uid_of: dict[int, str]) -> dict[tuple[str, str, str], int]:
+    """The cluster's own edges as (source uid, target uid, type) → pk, read by cluster alone and mapped to uids
+    through ``uid_of`` (the rows' ids, loaded anyway). A join with the objects table twice, in a server-side cursor,
+    got a nested-loop plan on PostgreSQL right after the first sync (no statistics yet) that took minutes at 60k.
+    The hub's edges into another cluster are graph.remote's (relinked after the sync), not this graph's: skipped."""
+    found = []
+    for pk, source, target, type_ in Edge.objects.filter(cluster=cluster).values_list(
+            "pk", "source_id", "target_id", "type").iterator(chunk_size=5000):
+        found.append((pk, source, target, type_))
+    unknown = {i for _pk, s, t, _ty in found for i in (s, t) if i not in uid_of}
+    for start in range(0, len(unknown), 5000):  # rows the caller did not load (none, normally)
+        ids = sorted(unknown)[start:start + 5000]
+        uid_of.update(KubeObject.objects.filter(cluster=cluster, id__in=ids).values_list("id", "uid"))
+    return {(uid_of[s], uid_of[t], ty): pk for pk, s, t, ty in found if s in uid_of and t in uid_of}
 
 
 def _same_json(stored: str | None, value) -> bool:
