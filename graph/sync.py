@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import django_rq
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import TextField
 from django.db.models.functions import Cast
 from django.utils import timezone
@@ -45,6 +45,7 @@ logger = logging.getLogger(__name__)
 # while the sync runs: a killed sync frees its cluster within LOCK_TIMEOUT instead of blocking syncs for minutes.
 LOCK_TIMEOUT = 60
 LOCK_RENEW_SECONDS = 15
+ANALYZE_AFTER_ROWS = 5000  # rows + edges written by one sync after which PostgreSQL's statistics are refreshed
 _UPDATE_FIELDS = [
     "api_group", "api_version", "kind", "family", "namespace", "name", "labels", "annotations", "spec", "status",
     "owner_references", "events", "resource_version", "generation", "observed_generation", "suspended",
@@ -254,6 +255,11 @@ def persist(cluster: Cluster, graph: Graph, started) -> tuple[int, int, int, int
         for start in range(0, len(stale), 5000):
             Edge.objects.filter(pk__in=stale[start:start + 5000]).delete()
         added = insert_edges(cluster.pk, sorted(e for e in graph.edges if e not in current))
+    if connection.vendor == "postgresql" and written + added >= ANALYZE_AFTER_ROWS:
+        # Fresh statistics for the planner now rather than when autovacuum gets round to it: right after a first
+        # sync, with none, PostgreSQL planned the admin lists and the edge reads as if the tables were nearly empty.
+        with connection.cursor() as cursor:
+            cursor.execute(f"ANALYZE {KubeObject._meta.db_table}, {Edge._meta.db_table}")
     return len(graph.edges), tombstoned, written, added + len(stale)
 
 
