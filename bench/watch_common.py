@@ -43,10 +43,11 @@ def percentile(values: list[float], p: float) -> float:
 
 
 @contextlib.contextmanager
-def watched_cluster(objects: int, apps: int = 50):
+def watched_cluster(objects: int, apps: int = 50, watcher_args: tuple[str, ...] = ()):
     """Yield (simulator, vendor, cluster, watcher process, info) once the watcher has listed and its streams are open.
 
-    ``info`` holds the generated counts and the time the watcher took to start (its first full sync)."""
+    ``info`` holds the generated counts, the time the watcher took to start (its first full sync) and the line it
+    printed then (``watching …``; with the first list in a child process, that child's peak RSS)."""
     from simulator import Simulator
 
     tail: collections.deque[str] = collections.deque()
@@ -76,13 +77,19 @@ def watched_cluster(objects: int, apps: int = 50):
                 s = connection.settings_dict
                 env["DATABASE_URL"] = f"postgres://{s['USER']}@{s['HOST']}:{s['PORT'] or 5432}/{s['NAME']}"
             t0 = time.perf_counter()
-            watcher = subprocess.Popen([sys.executable, "manage.py", "watch_clusters", "--refresh", "2"], cwd=ROOT,
+            watcher = subprocess.Popen([sys.executable, "manage.py", "watch_clusters", "--refresh", "2",
+                                        *watcher_args], cwd=ROOT,
                                        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
             try:
-                line = watcher.stdout.readline()
-                if not line.startswith("watching"):
-                    raise SystemExit(f"the watcher did not start: {line}{watcher.stdout.read()[:2000]}")
+                before: list[str] = []  # log lines (warnings) that come before "watching …"
+                while not (line := watcher.stdout.readline()).startswith("watching"):
+                    if not line:  # the watcher exited
+                        raise SystemExit("the watcher did not start: " + "".join(before[-40:]))
+                    before.append(line)
+                if before:
+                    sys.stderr.write("watcher output before it started:\n" + "".join(before[-20:]))
                 info["watcher_start_s"] = round(time.perf_counter() - t0, 3)
+                info["watching"] = line.strip()
                 # Keep reading its output: a full pipe would block the watcher's next log line (and its thread).
                 tail: collections.deque[str] = collections.deque(maxlen=50)
                 threading.Thread(target=lambda: tail.extend(watcher.stdout), daemon=True).start()
@@ -98,6 +105,31 @@ def watched_cluster(objects: int, apps: int = 50):
                     sys.stderr.write("watcher output (last lines):\n" + "".join(tail))
     finally:
         sim.stop(save=False)
+
+
+def deployments_of(sim) -> list[tuple[str, str]]:
+    """(namespace, name) of every Deployment in the simulator, in a stable order."""
+    return sorted(((d["metadata"]["namespace"], d["metadata"]["name"]) for d in sim.store.list("deployments")),
+                  key=str)
+
+
+def patch_and_wait(sim, cluster_pk: int, deployment: tuple[str, str], replicas: int, mark: str,
+                   timeout: float = 120) -> float:
+    """Patch one Deployment (replicas and an annotation) and poll the mirror every 5 ms until its row carries the new
+    resourceVersion; returns the seconds that took."""
+    obj = sim.store.get("deployments", *deployment)
+    obj["spec"]["replicas"] = replicas
+    obj["metadata"].setdefault("annotations", {})["bench/change"] = mark
+    t0 = time.perf_counter()
+    updated = sim.store.update(obj)
+    uid, version = updated["metadata"]["uid"], updated["metadata"]["resourceVersion"]
+    while row_versions(cluster_pk, [uid]).get(uid) != version:
+        if time.perf_counter() - t0 > timeout:
+            raise SystemExit(f"change {mark} not mirrored after {timeout} s")
+        time.sleep(0.005)
+    elapsed = time.perf_counter() - t0
+    close_db()
+    return elapsed
 
 
 def row_versions(cluster_pk: int, uids: list[str]) -> dict[str, str]:

@@ -22,10 +22,10 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.watch_common import (  # noqa: E402 - after the path fix so it runs from a checkout
-    close_db,
+    deployments_of,
+    patch_and_wait,
     percentile,
     proc_peak_rss_mb,
-    row_versions,
     watched_cluster,
 )
 
@@ -33,23 +33,10 @@ from bench.watch_common import (  # noqa: E402 - after the path fix so it runs f
 def run(args) -> dict:
     rng = random.Random(args.seed)  # noqa: S311 - a reproducible choice of objects, not a secret
     with watched_cluster(args.objects, args.apps) as (sim, vendor, cluster, watcher, info):
-        deployments = sorted(((d["metadata"]["namespace"], d["metadata"]["name"])
-                              for d in sim.store.list("deployments")), key=str)
+        deployments = deployments_of(sim)
         latencies = []
         for i in range(args.changes):
-            namespace, name = rng.choice(deployments)
-            obj = sim.store.get("deployments", namespace, name)
-            obj["spec"]["replicas"] = rng.randint(1, 9)
-            obj["metadata"].setdefault("annotations", {})["bench/change"] = str(i)
-            t0 = time.perf_counter()
-            updated = sim.store.update(obj)
-            uid, version = updated["metadata"]["uid"], updated["metadata"]["resourceVersion"]
-            while row_versions(cluster.pk, [uid]).get(uid) != version:
-                if time.perf_counter() - t0 > 120:
-                    raise SystemExit(f"change {i} not mirrored after 120 s")
-                time.sleep(0.005)
-            latencies.append(time.perf_counter() - t0)
-            close_db()
+            latencies.append(patch_and_wait(sim, cluster.pk, rng.choice(deployments), rng.randint(1, 9), str(i)))
             time.sleep(args.gap)
         watcher_rss = proc_peak_rss_mb(watcher.pid)
         from graph.sync import sync_cluster

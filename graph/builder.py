@@ -96,8 +96,12 @@ def node_from_object(obj: dict) -> Node:
         raise ValueError("object without metadata.uid, metadata.name or kind")
     group, version = split_api_version(str(obj.get("apiVersion", "")))
     kind = str(obj["kind"])
-    labels = dict(meta.get("labels") or {})
-    annotations = {k: v for k, v in (meta.get("annotations") or {}).items() if k not in _DROPPED_ANNOTATIONS}
+    # The listed object's own dicts, not copies (a 60k-object sync holds every one of them at once); a new dict only
+    # when an annotation is dropped.
+    labels = meta.get("labels") or {}
+    annotations = meta.get("annotations") or {}
+    if any(k in annotations for k in _DROPPED_ANNOTATIONS):
+        annotations = {k: v for k, v in annotations.items() if k not in _DROPPED_ANNOTATIONS}
     metadata_only = (group, kind) in _METADATA_ONLY_KINDS
     spec = {} if metadata_only else obj.get("spec") or {}
     status = {} if metadata_only else obj.get("status") or {}
@@ -119,7 +123,7 @@ def node_from_object(obj: dict) -> Node:
         "annotations": annotations,
         "spec": spec,
         "status": status,
-        "owner_references": list(meta.get("ownerReferences") or []),
+        "owner_references": meta.get("ownerReferences") or [],
         "resource_version": str(meta.get("resourceVersion", "")),
         "generation": meta.get("generation"),
         "observed_generation": status.get("observedGeneration") if isinstance(status, dict) else None,
@@ -326,8 +330,10 @@ def _assess(graph: Graph, now: datetime | None) -> None:
         own, path = assessments[uid], paths[uid]
         up = describe(uid, path, own, label)
         node.fields.update(
-            health=str(own.health), health_reason=own.reason[:100], health_message=own.message,
-            rollup_health=str(up.health), rollup_message=up.message, rollup_path=path_to_json(path),
+            # The enum's value, one shared string, rather than a new str per object.
+            health=health_rules.Health(own.health).value, health_reason=own.reason[:100], health_message=own.message,
+            rollup_health=health_rules.Health(up.health).value, rollup_message=up.message,
+            rollup_path=path_to_json(path),
         )
 
 

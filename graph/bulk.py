@@ -20,6 +20,9 @@ from django.db import connection, models
 from graph.models import Edge, KubeObject
 
 CHUNK = 5000
+# Object rows go in smaller chunks: each carries spec and status, and a chunk is held four times over while it is sent
+# (the row dicts, their JSON text, the driver's copy, the database's parse of it).
+ROW_CHUNK = 2000
 
 _PG_TYPES = {
     "CharField": "text", "TextField": "text", "JSONField": "jsonb", "BooleanField": "boolean",
@@ -91,7 +94,8 @@ def upsert_objects(rows: Iterable[dict], update_fields: Sequence[str]) -> int:
            f'{where} ON CONFLICT ("cluster_id", "uid") DO UPDATE SET {", ".join(updates)}')
     plan = [(f.column, f.name if f.name != "cluster" else "cluster_id", _converter(f, connection.vendor))
             for f in fields]
-    return _execute_chunked(sql, ({column: convert(row.get(name)) for column, name, convert in plan} for row in rows))
+    return _execute_chunked(sql, ({column: convert(row.get(name)) for column, name, convert in plan} for row in rows),
+                            ROW_CHUNK)
 
 
 def insert_edges(cluster_id: int, edges: Iterable[tuple[str, str, str]]) -> int:
@@ -118,13 +122,13 @@ def insert_edges(cluster_id: int, edges: Iterable[tuple[str, str, str]]) -> int:
     return _execute_chunked(sql, ({"s": a, "t": b, "ty": c} for a, b, c in edges))
 
 
-def _execute_chunked(sql: str, rows: Iterable[dict]) -> int:
-    """Run ``sql`` once per CHUNK rows, encoding each chunk only when it is sent (a sync never holds every encoded
+def _execute_chunked(sql: str, rows: Iterable[dict], size: int = CHUNK) -> int:
+    """Run ``sql`` once per ``size`` rows, encoding each chunk only when it is sent (a sync never holds every encoded
     row at once)."""
     written = 0
     rows = iter(rows)
     with connection.cursor() as cursor:
-        while chunk := list(itertools.islice(rows, CHUNK)):
+        while chunk := list(itertools.islice(rows, size)):
             cursor.execute(sql, [json.dumps(chunk, cls=DjangoJSONEncoder)])
             written += max(cursor.rowcount, 0)
     return written

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 from graph.choices import Family
@@ -119,6 +120,7 @@ def is_suspended(group: str, spec: dict | None, annotations: dict | None) -> boo
     return bool((spec or {}).get("suspend")) if isinstance(spec, dict) else False
 
 
+@functools.lru_cache(maxsize=512)
 def split_api_version(api_version: str) -> tuple[str, str]:
     """``apps/v1`` → (``apps``, ``v1``); ``v1`` → (``""``, ``v1``)."""
     group, _, version = api_version.rpartition("/")

@@ -50,18 +50,59 @@ def target_cluster(hub: Cluster, namespace: str, secret: str, clusters: list[Clu
     return None
 
 
+def _hub_ids() -> set[int]:
+    """Clusters with a live applier that has a kubeConfig."""
+    return set(KubeObject.objects.filter(_APPLIERS, deleted_at__isnull=True, spec__has_key="kubeConfig")
+               .values_list("cluster_id", flat=True).distinct())
+
+
 def hubs_of(cluster: Cluster) -> list[Cluster]:
     """``cluster`` itself (as a hub) and every cluster with an applier that has a kubeConfig (possible hubs)."""
-    ids = set(KubeObject.objects.filter(_APPLIERS, deleted_at__isnull=True, spec__has_key="kubeConfig")
-              .values_list("cluster_id", flat=True).distinct())
-    ids.add(cluster.pk)
-    return list(Cluster.objects.filter(pk__in=ids).order_by("name"))
+    return list(Cluster.objects.filter(pk__in=_hub_ids() | {cluster.pk}).order_by("name"))
 
 
 def link_after_sync(cluster: Cluster) -> int:
     """Relink ``cluster`` as a hub and every hub that may target it; returns the cross-cluster edges written."""
     clusters = list(Cluster.objects.all())
     return sum(link_hub(hub, clusters) for hub in hubs_of(cluster))
+
+
+def relink_after_delta(cluster: Cluster) -> int:
+    """After a batch of watch deltas changed ``cluster`` (graph.watch): relink the hubs it concerns, as a full sync
+    would (link_after_sync) — ``cluster`` itself when it is a hub (it has kubeConfig appliers, or cross-cluster edges
+    left to remove), and every other hub whose appliers target it or that holds edges into it. Returns the number of
+    hubs relinked; with one registered cluster, or no hub at all, it costs one or two queries and relinks nothing.
+
+    A relink recomputes the hub's roll-ups as a whole (``_rollup_hub``), so it is done only for the hubs concerned."""
+    clusters = list(Cluster.objects.all())
+    if len(clusters) < 2:
+        return 0
+    hub_ids = _hub_ids()
+    relinked = 0
+    for hub in clusters:
+        if hub.pk == cluster.pk:
+            concerned = hub.pk in hub_ids or Edge.objects.filter(cluster=hub).exclude(target__cluster=hub).exists()
+        elif hub.pk in hub_ids:
+            concerned = cluster.pk in _targets(hub, clusters) or Edge.objects.filter(
+                cluster=hub, target__cluster=cluster).exists()
+        else:
+            concerned = Edge.objects.filter(cluster=hub, target__cluster=cluster).exists()
+        if concerned:
+            link_hub(hub, clusters)
+            relinked += 1
+    return relinked
+
+
+def _targets(hub: Cluster, clusters: list[Cluster]) -> set[int]:
+    """The clusters the hub's kubeConfig appliers apply to."""
+    found = set()
+    for namespace, spec in KubeObject.objects.filter(_APPLIERS, cluster=hub, deleted_at__isnull=True,
+                                                     spec__has_key="kubeConfig").values_list("namespace", "spec"):
+        ref = kubeconfig_ref(spec)
+        target = target_cluster(hub, namespace, ref[1], clusters) if ref else None
+        if target is not None:
+            found.add(target.pk)
+    return found
 
 
 def link_hub(hub: Cluster, clusters: list[Cluster] | None = None) -> int:

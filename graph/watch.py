@@ -1,7 +1,9 @@
 """The informer: list once, then watch from that resourceVersion and apply every event to the mirror as a delta.
 
 A :class:`ClusterWatcher` starts with a full sync (graph.sync, which writes only what differs from the mirror) and
-keeps the resourceVersion each resource was listed at. One thread per watched resource streams events from there
+keeps the resourceVersion each resource was listed at. With ``list_in_child`` (what ``manage.py watch_clusters``
+does) that sync runs in a short-lived child process (graph.firstlist), so the watcher never holds a whole cluster's
+objects: its memory is its streams and one batch. One thread per watched resource streams events from there
 (``allowWatchBookmarks``: bookmarks move the version on while nothing changes) and, when the server ends the stream,
 resumes from the last version seen — no re-list. Only ``410 Gone`` (the version left the server's history) costs a
 re-list: a full sync that reconciles the difference, after which the stream resumes from the new version.
@@ -22,6 +24,7 @@ from django.db import close_old_connections, connections
 
 from controlplane.kube import ApiResource, KubeAdapter, KubeError, KubeUnreachable
 from controlplane.models import Cluster
+from graph import firstlist, remote
 from graph.delta import DeltaResult, Parked, apply_events
 from graph.kinds import DEFAULT_MANAGED_KINDS, FLUX_KINDS, OWNED_CHILD_KINDS, OWNER_LABELS
 from graph.sync import SyncInProgress, SyncResult, lock_for, mirror_changed, release, sync_cluster_locked
@@ -41,8 +44,9 @@ class ClusterWatcher:
     """Keeps one cluster's mirror current from its watch streams (see the module docstring)."""
 
     def __init__(self, cluster: Cluster, window: float = 0.03, max_batch: int = 2000, retry_seconds: float = 5.0,
-                 watch_timeout: int = 300):
+                 watch_timeout: int = 300, list_in_child: bool = False):
         self.cluster = cluster
+        self.list_in_child = list_in_child
         self.window = window
         self.max_batch = max_batch
         self.retry_seconds = retry_seconds
@@ -62,6 +66,9 @@ class ClusterWatcher:
         self.batches = 0
         self.resyncs = 0
         self.reconnects = 0
+        self.lists_in_child = 0
+        self.child_list: firstlist.FirstList | None = None  # the last list done in a child process
+        self.relinks = 0
         self.last: DeltaResult | None = None
 
     # ------------------------------------------------------------------ lifecycle
@@ -138,9 +145,13 @@ class ClusterWatcher:
         with self._resync_lock:
             if seen is not None and self.resyncs > seen:
                 return
+            in_child = self.list_in_child and firstlist.supported()
             while True:
                 try:
-                    result: SyncResult = sync_cluster_locked(self.cluster.pk, wait=LOCK_WAIT, keep_unowned=True)
+                    if in_child:
+                        result: SyncResult | firstlist.FirstList = firstlist.sync_in_child(self.cluster.pk, LOCK_WAIT)
+                    else:
+                        result = sync_cluster_locked(self.cluster.pk, wait=LOCK_WAIT, keep_unowned=True)
                     break
                 except SyncInProgress:
                     if self._stop.is_set():
@@ -149,6 +160,9 @@ class ClusterWatcher:
                 self.parked = Parked(result.unowned)
                 self._versions.update(result.resource_versions)
                 self.resyncs += 1
+                if in_child:
+                    self.lists_in_child += 1
+                    self.child_list = result
 
     # ------------------------------------------------------------------ streams
     def _stream(self, resource: ApiResource, selector: str | None) -> None:
@@ -222,6 +236,8 @@ class ClusterWatcher:
                 with self._lock:
                     parked = self.parked
                 result = apply_events(self.cluster, batch, parked)
+                if result.changed and remote.relink_after_delta(self.cluster):
+                    self.relinks += 1
             except Exception:  # noqa: BLE001 - a failed batch must not stop watching: re-list to converge
                 logger.exception("cluster %s: applying %d watch events failed; re-listing", self.cluster.name,
                                  len(batch))

@@ -33,6 +33,7 @@ def test_sync_bench_prints_its_json_line():
     assert result["kubectl_items"] >= result["mirrored"]
     assert result["sync_seconds"] > 0 and result["kubectl_seconds"] > 0 and result["ratio"] > 0
     assert 0 < result["queries"] < 30 and result["peak_rss_mb"] > 0
+    assert result["sync_peak_rss_mb"] > 0 and result["resync_peak_rss_mb"] > 0 and result["resync_rows_written"] == 0
 
 
 def test_graph_render_bench_prints_its_json_line():
@@ -47,3 +48,10 @@ def test_admin_pages_bench_prints_its_json_line():
     assert result["mirrored"] > result["objects"]
     assert {p["page"] for p in result["pages"]} >= {"list: all objects", "admin index (dashboard)"}
     assert all(p["queries"] > 0 and p["seconds"] > 0 for p in result["pages"])
+
+
+def test_watch_memory_bench_prints_its_json_line():
+    result = run_bench("bench/watch_memory.py", "--objects", "30", "--changes", "2")
+    assert result["list"] == "child" and result["mirrored"] == result["objects"] + result["children"]
+    assert result["child_objects"] == result["mirrored"], "the first list was done by the child process"
+    assert result["watcher_peak_rss_mb"] > 0 and result["child_peak_rss_mb"] > 0

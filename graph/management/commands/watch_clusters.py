@@ -4,6 +4,10 @@ Any number of replicas may run: a cluster is watched only by the replica holding
 pk>``, controlplane/leases.py), renewed every third of the lease's TTL; the others stand by and take the cluster
 over within one TTL when its watcher stops or hangs. Every loop touches the ``watcher`` heartbeat file that the
 liveness probe reads.
+
+Each cluster's first list (and a re-list after ``410 Gone``) runs in a short-lived child process (graph.firstlist),
+so this long-lived process never holds a whole cluster; ``--list-in-process`` lists here instead (the old way, and
+what an in-memory SQLite database needs).
 """
 
 from __future__ import annotations
@@ -29,8 +33,10 @@ class Command(BaseCommand):
         parser.add_argument("--refresh", type=int, default=60, help="seconds between checks for new clusters")
         parser.add_argument("--lease-seconds", type=float, default=30.0,
                             help="lease time to live; a standby takes a cluster over this long after its watcher hangs")
+        parser.add_argument("--list-in-process", action="store_true",
+                            help="do the full list in this process instead of a short-lived child (more memory)")
 
-    def handle(self, *args, refresh: int, lease_seconds: float, **options):
+    def handle(self, *args, refresh: int, lease_seconds: float, list_in_process: bool, **options):
         stop = threading.Event()
         signal.signal(signal.SIGTERM, lambda *_: stop.set())
         signal.signal(signal.SIGINT, lambda *_: stop.set())
@@ -60,7 +66,7 @@ class Command(BaseCommand):
                         continue
                     if now < retry_at.get(pk, 0.0) or not lease.acquire():
                         continue
-                    watcher = ClusterWatcher(cluster)
+                    watcher = ClusterWatcher(cluster, list_in_child=not list_in_process)
                     started = threading.Event()
 
                     def keep(lease=lease, started=started) -> None:
@@ -78,7 +84,10 @@ class Command(BaseCommand):
                     finally:
                         started.set()
                     watchers[pk] = watcher
-                    self._say(f"watching {cluster.name} ({identity()} holds its lease)")
+                    listed = watcher.child_list
+                    self._say(f"watching {cluster.name} ({identity()} holds its lease)" + (
+                        f"; listed in a child process: {listed.objects} objects, {listed.rows_written} rows written,"
+                        f" its peak RSS {listed.peak_rss_mb} MB" if listed else ""))
                 stop.wait(lease_seconds / 3)
         finally:
             for watcher in watchers.values():
