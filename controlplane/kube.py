@@ -113,10 +113,11 @@ class KubeAdapter:
 
     # ------------------------------------------------------------------ raw requests
     def _request(self, method: str, path: str, query: dict[str, Any] | None = None, body: Any = None,
-                 content_type: str = "application/json", stream: bool = False, timeout=None):
+                 content_type: str = "application/json", stream: bool = False, timeout=None, text: bool = False):
         query = {k: v for k, v in (query or {}).items() if v not in (None, "")}
         full_path = path + ("?" + urlencode(query) if query else "")
-        headers = {"Accept": "application/json"}
+        # Logs are text/plain: the API server answers 406 to a log request that accepts only JSON.
+        headers = {"Accept": "*/*" if text else "application/json"}
         if body is not None:
             headers["Content-Type"] = content_type
         _method, url, headers, serialized, _ = self.api_client.param_serialize(
@@ -137,6 +138,8 @@ class KubeAdapter:
         data = response.read()
         if response.status >= 400:
             self._raise(response.status, response.reason, data)
+        if text:
+            return data.decode(errors="replace")
         return json.loads(data) if data else {}
 
     @staticmethod
@@ -261,3 +264,54 @@ class KubeAdapter:
             raise KubeUnreachable(f"watch on cluster {self.cluster.name} broke: {exc}") from None
         finally:
             response.release_conn()
+
+    # ------------------------------------------------------------------ what a page shows live
+    def pod_log(self, namespace: str, pod: str, container: str, tail_lines: int = 100,
+                timestamps: bool = True) -> list[str]:
+        """The last ``tail_lines`` lines of one container's log (``kubectl logs --tail``), oldest first."""
+        body = self._request("GET", f"/api/v1/namespaces/{quote(namespace, safe='')}/pods/{quote(pod, safe='')}/log",
+                             {"container": container, "tailLines": tail_lines,
+                              "timestamps": "true" if timestamps else None}, text=True)
+        return body.splitlines()
+
+    def events_for(self, kind: str, namespace: str, name: str, limit: int = 100) -> list[dict]:
+        """Events about one object (core/v1 ``involvedObject`` and, when served, events.k8s.io/v1 ``regarding``),
+        as plain dicts (:func:`normalize_event`), newest first. A real API server serves the same Events under both
+        groups: they are deduplicated by uid."""
+        core = {"involvedObject.kind": kind, "involvedObject.name": name}
+        found: dict[str, dict] = {}
+        for group, version, fields in (("", "v1", core),
+                                       ("events.k8s.io", "v1", {"regarding.kind": kind, "regarding.name": name})):
+            if group and "v1" not in self.discovery().versions.get(group, ()):
+                continue
+            path = f"/apis/{group}/{version}" if group else f"/api/{version}"
+            selector = ",".join(f"{k}={v}" for k, v in fields.items())
+            body = self._request("GET", f"{path}/namespaces/{quote(namespace, safe='')}/events",
+                                 {"fieldSelector": selector, "limit": 500})
+            for item in body.get("items", []):
+                event = normalize_event(item)
+                found.setdefault(event["uid"] or f"{group}/{event['name']}", event)
+        return sorted(found.values(), key=lambda e: e["last"], reverse=True)[:limit]
+
+
+def normalize_event(item: dict) -> dict:
+    """One Event of either API (core/v1 or events.k8s.io/v1) as type, reason, message, count, first and last seen
+    (RFC 3339 strings, sortable), and who reported it."""
+    meta = item.get("metadata") or {}
+    series = item.get("series") or {}
+    if "regarding" in item or "note" in item:  # events.k8s.io/v1
+        count = int(series.get("count") or item.get("deprecatedCount") or 1)
+        last = (series.get("lastObservedTime") or item.get("eventTime") or item.get("deprecatedLastTimestamp")
+                or meta.get("creationTimestamp") or "")
+        first = item.get("eventTime") or item.get("deprecatedFirstTimestamp") or last
+        message, source = item.get("note") or "", item.get("reportingController") or ""
+    else:
+        count = int(item.get("count") or series.get("count") or 1)
+        last = (item.get("lastTimestamp") or series.get("lastObservedTime") or item.get("eventTime")
+                or meta.get("creationTimestamp") or "")
+        first = item.get("firstTimestamp") or item.get("eventTime") or last
+        message = item.get("message") or ""
+        source = (item.get("source") or {}).get("component") or item.get("reportingComponent") or ""
+    return {"uid": meta.get("uid", ""), "name": meta.get("name", ""), "type": item.get("type") or "Normal",
+            "reason": item.get("reason") or "", "message": message, "count": count, "first": str(first),
+            "last": str(last), "source": source}

@@ -1,4 +1,5 @@
-"""Words for times and durations as people say them ("just now", "5 min ago", "in 3 h", "7 days")."""
+"""Words for times and durations as people say them ("just now", "5 min ago", "in 3 h", "7 days"), and unified
+diffs as coloured rows (run pages, Helm release history)."""
 
 from __future__ import annotations
 
@@ -37,3 +38,21 @@ def naturaltime(when: datetime | None, now: datetime | None = None) -> str:
     words = naturaldelta(timedelta(seconds=abs(seconds))).split(" ")
     words = " ".join(words[:2])
     return f"{words} ago" if seconds > 0 else f"in {words}"
+
+
+def diff_lines(diff: str) -> list[tuple[str, str]]:
+    """(css class, text) per line of a unified diff: file headers, hunks, additions, removals, context."""
+    rows = []
+    for line in diff.splitlines():
+        if line.startswith(("diff --git", "+++", "---", "index ", "new file", "deleted file", "# ")):
+            kind = "file"
+        elif line.startswith("@@"):
+            kind = "hunk"
+        elif line.startswith("+"):
+            kind = "add"
+        elif line.startswith("-"):
+            kind = "del"
+        else:
+            kind = "ctx"
+        rows.append((kind, line))
+    return rows

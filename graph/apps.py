@@ -9,4 +9,4 @@ class GraphConfig(AppConfig):
 
     def ready(self) -> None:
         # Register the sync runner and the dashboard panel.
-        from graph import jobs, panels  # noqa: F401
+        from graph import jobs, livepanels, panels  # noqa: F401

@@ -11,6 +11,7 @@ from django import forms
 from django.contrib.contenttypes.models import ContentType
 
 from controlplane.models import AuditEvent
+from controlplane.presentation import diff_lines  # noqa: F401 - the run page names it here (playbooks/admin.py)
 from playbooks.choices import ChangeState, Decision, Mode, PlaybookRunStatus
 from playbooks.models import PlaybookRun
 
@@ -150,24 +151,6 @@ def _job_step(label: str, run: PlaybookRun, failed: bool) -> Step:
         return Step("cancelled", "failed", run.finished_at, "")
     return Step(label, "todo" if run.status == PlaybookRunStatus.PENDING_APPROVAL else "current", None,
                 "queued" if run.status == PlaybookRunStatus.QUEUED else "")
-
-
-def diff_lines(diff: str) -> list[tuple[str, str]]:
-    """(css class, text) per line of a unified diff: file headers, hunks, additions, removals, context."""
-    rows = []
-    for line in diff.splitlines():
-        if line.startswith(("diff --git", "+++", "---", "index ", "new file", "deleted file", "# ")):
-            kind = "file"
-        elif line.startswith("@@"):
-            kind = "hunk"
-        elif line.startswith("+"):
-            kind = "add"
-        elif line.startswith("-"):
-            kind = "del"
-        else:
-            kind = "ctx"
-        rows.append((kind, line))
-    return rows
 
 
 def parameter_rows(run: PlaybookRun) -> list[tuple[str, str]]:

@@ -140,6 +140,8 @@ _FIELDS: dict[str, Callable[[dict], str]] = {
     "involvedObject.namespace": lambda o: (o.get("involvedObject") or {}).get("namespace", ""),
     "involvedObject.kind": lambda o: (o.get("involvedObject") or {}).get("kind", ""),
     "involvedObject.uid": lambda o: (o.get("involvedObject") or {}).get("uid", ""),
+    "regarding.name": lambda o: (o.get("regarding") or {}).get("name", ""),
+    "regarding.kind": lambda o: (o.get("regarding") or {}).get("kind", ""),
 }
 
 

@@ -9,7 +9,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from . import discovery, errors
+from . import discovery, errors, podlogs
 from .registry import ResourceType
 from .selectors import SelectorError
 from .store import Event, Store
@@ -188,6 +188,9 @@ class Handler(BaseHTTPRequestHandler):
         store = self.server.store
         dry = "dryRun" in self.q
         m = self.command
+        if sub == "log" and rt.kind == "Pod" and name is not None and m in ("GET", "HEAD"):
+            self._send(200, podlogs.render(store.get(rt, ns, name), self.q), "text/plain")
+            return
         if sub not in (None, "status", "scale") or (sub == "scale" and not rt.scale) or (
                 sub == "status" and not rt.status):
             raise errors.ApiError(404, "NotFound", "the server could not find the requested resource")

@@ -15,7 +15,7 @@ import math
 import time
 from typing import Any
 
-from . import errors
+from . import errors, kubeevents
 from .controllers import Controller
 from .store import NODE_NAME, Event, clone, now
 
@@ -129,6 +129,8 @@ def _max_unavailable(spec: dict) -> int:
     return int(v)
 
 
+_CONTROLLERS = {"Deployment": "deployment-controller", "ReplicaSet": "replicaset-controller",
+                "StatefulSet": "statefulset-controller", "DaemonSet": "daemonset-controller", "Job": "job-controller"}
 _KIND_KEYS = {"Deployment": "apps/deployments", "ReplicaSet": "apps/replicasets", "StatefulSet": "apps/statefulsets",
               "DaemonSet": "apps/daemonsets", "Job": "batch/jobs"}
 
@@ -199,14 +201,30 @@ class WorkloadController(Controller):
             created = self.store.create(pod)  # type: ignore[union-attr]
             self._write_status(created, pod_status(created, job))
         except errors.ApiError:
-            pass  # name clash or namespace going away
+            return  # name clash or namespace going away
+        controller = _CONTROLLERS.get(owner["kind"], "controller-manager")
+        kubeevents.pod_started(self.store, created, owner, controller)  # type: ignore[arg-type]
 
     def _delete(self, obj: dict) -> None:
         try:
             self.store.delete(obj["kind"] if obj["kind"] == "Pod" else "replicasets.apps",  # type: ignore
                               obj["metadata"].get("namespace"), obj["metadata"]["name"])
         except errors.ApiError:
-            pass
+            return
+        owner = _controller_of(obj)
+        if obj["kind"] == "Pod" and owner and owner.get("kind") in _KIND_KEYS:
+            parent = self.store.peek_key(_KIND_KEYS[owner["kind"]], obj["metadata"].get("namespace"),  # type: ignore
+                                         owner["name"])
+            if parent is not None:
+                kubeevents.record(self.store, parent, "Normal", "SuccessfulDelete",  # type: ignore[arg-type]
+                                  f"Deleted pod: {obj['metadata']['name']}", _CONTROLLERS[owner["kind"]])
+
+    def _scaled(self, d: dict, rs: dict, old: int, new: int) -> None:
+        """The Deployment's ScalingReplicaSet event (what `kubectl describe deployment` shows first)."""
+        if old != new:
+            kubeevents.record(self.store, d, "Normal", "ScalingReplicaSet",  # type: ignore[arg-type]
+                              f"Scaled {'up' if new > old else 'down'} replica set {rs['metadata']['name']} from "
+                              f"{old} to {new}", "deployment-controller")
 
     # ------------------------------------------------------------ pods
     def _pod(self, pod: dict) -> None:
@@ -264,6 +282,7 @@ class WorkloadController(Controller):
                 new = self.store.create(rs)  # type: ignore[union-attr]
             except errors.ApiError:
                 return
+            self._scaled(d, new, 0, want)
             self._replicaset(self.store.peek("replicasets.apps", ns, new["metadata"]["name"]))  # type: ignore
             new = self.store.peek("replicasets.apps", ns, new["metadata"]["name"])  # type: ignore
             rss = [o for o in self.store.owned(d["metadata"]["uid"]) if o.get("kind") == "ReplicaSet"]  # type: ignore
@@ -271,6 +290,7 @@ class WorkloadController(Controller):
             upd = clone(new)
             upd["spec"]["replicas"] = want
             self.store.update(upd)  # type: ignore[union-attr]
+            self._scaled(d, new, new["spec"].get("replicas", 0), want)
             self._replicaset(self.store.peek("replicasets.apps", ns, new["metadata"]["name"]))  # type: ignore
             new = self.store.peek("replicasets.apps", ns, new["metadata"]["name"])  # type: ignore
         olds = [r for r in rss if new is None or r["metadata"]["uid"] != new["metadata"]["uid"]]
@@ -283,6 +303,7 @@ class WorkloadController(Controller):
                     upd = clone(r)
                     upd["spec"]["replicas"] = 0
                     self.store.update(upd)  # type: ignore[union-attr]
+                    self._scaled(d, r, r["spec"].get("replicas", 0), 0)
                     self._replicaset(self.store.peek("replicasets.apps", ns, r["metadata"]["name"]))  # type: ignore
             limit = spec.get("revisionHistoryLimit", 10)
             idle = sorted((r for r in olds if r["spec"].get("replicas", 0) == 0),
@@ -436,6 +457,7 @@ class WorkloadController(Controller):
                                 _cond("Complete", "True", "CompletionsReached", "Reached expected number of "
                                       "succeeded pods", stamp)]
             st["completionTime"] = stamp
+            kubeevents.record(self.store, job, "Normal", "Completed", "Job completed", "job-controller")  # type: ignore
         elif failed > spec.get("backoffLimit", 6):
             st["conditions"] = [_cond("FailureTarget", "True", "BackoffLimitExceeded",
                                       "Job has reached the specified backoff limit", stamp),

@@ -20,6 +20,7 @@ from controlplane.presentation import naturaltime
 from graph import render
 from graph.admin.filters import KindFilter, NamespaceFilter, PresenceFilter
 from graph.choices import HealthChoices
+from graph.live import WORKLOAD_KINDS
 from graph.models import (
     Edge,
     FluxOperatorObject,
@@ -162,6 +163,8 @@ class KubeObjectAdmin(LiveChangelistMixin, admin.ModelAdmin):
             "graph_truncated": data.truncated,
             "in_edges": in_edges,
             "out_edges": out_edges,
+            # Pods and workloads show the events read live (graph/livepanels.py); other kinds the synced ones.
+            "synced_events": [] if obj.kind in WORKLOAD_KINDS else obj.events,
             "spec_yaml": to_yaml(obj.spec),
             "status_yaml": to_yaml(obj.status),
             "legend": render.legend(),
