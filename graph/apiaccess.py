@@ -25,6 +25,7 @@ from graph.watch import WATCHED_CHILD_KINDS
 
 WORKER = "worker"  # syncs, playbooks, the JIT sweep (RQ jobs)
 WATCHER = "watcher"  # watch_clusters: read-only
+WEB = "web"  # object pages read a workload's events and pod logs, and a HelmRelease's history, live (graph/live.py)
 RBAC_GROUP = "rbac.authorization.k8s.io"
 JIT_GRANT_LABEL = "fluxplane.io/jit-grant"  # access/jit/models.py GRANT_LABEL (a test keeps them equal)
 
@@ -94,6 +95,13 @@ def api_uses() -> tuple[ApiUse, ...]:
         uses.append(ApiUse(WATCHER, group, plural(group, kind), "watch", "watch: changes to workloads"))
     # The watcher's first list is a full sync (graph.watch): it reads the events of mirrored objects too.
     uses.append(ApiUse(WATCHER, "", "events", "list", "watch: the first list (a full sync) attaches events"))
+    uses.append(ApiUse(WEB, "", "events", "list", "object pages: a Pod's or workload's events (graph/live.py)",
+                       selector="fieldSelector involvedObject.kind/name"))
+    uses.append(ApiUse(WEB, "events.k8s.io", "events", "list", "object pages: the same events through "
+                                                                "events.k8s.io/v1 (regarding)"))
+    uses.append(ApiUse(WEB, "", "pods/log", "get", "object pages: the last log lines of each container"))
+    uses.append(ApiUse(WEB, "", "secrets", "list", "HelmRelease pages: the release history from Helm storage",
+                       selector="owner=helm,name=<release>", toggle="secrets"))
     return tuple(dict.fromkeys(uses))
 
 
@@ -111,7 +119,7 @@ def rules(component: str, verbs: tuple[str, ...] | None = None, toggle: str = ""
         if use.component == component and use.toggle == toggle and (verbs is None or use.verb in verbs):
             per_resource[(use.group, use.resource)].add(use.verb)
     grouped: dict[tuple[str, tuple[str, ...]], list[str]] = defaultdict(list)
-    order = ("get", "list", "watch", "patch", "delete")
+    order = ("get", "list", "watch", "patch", "delete")  # pods/log: a subresource, named as RBAC names it
     for (group, resource), found in per_resource.items():
         grouped[(group, tuple(v for v in order if v in found))].append(resource)
     return [{"apiGroups": [group], "resources": sorted(resources), "verbs": list(vs)}
@@ -125,5 +133,7 @@ def chart_rbac() -> dict:
         "workerSecrets": rules(WORKER, toggle="secrets"),
         "workerDelete": rules(WORKER, verbs=("delete",)),
         "watcher": rules(WATCHER),
+        "web": rules(WEB),
+        "webSecrets": rules(WEB, toggle="secrets"),
         "deleteOnlyLabelled": {"group": RBAC_GROUP, "resource": "rolebindings", "label": JIT_GRANT_LABEL},
     }

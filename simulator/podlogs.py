@@ -65,7 +65,7 @@ def generate(pod: dict, container: str | None) -> list[tuple[str, str]]:
         if i < len(banner):
             message = banner[i]
         else:
-            status = rng.choices((200, 200, 200, 304, 404, 500), k=1)[0]
+            status = rng.choices((200, 304, 404, 500), weights=(85, 8, 5, 2))[0]
             level = "error" if status >= 500 else "info"
             message = (f'level={level} msg="request" method=GET path={rng.choice(_PATHS)} status={status} '
                        f'duration={rng.randint(1, 900)}ms agent="{rng.choice(_AGENTS)}"')

@@ -82,6 +82,8 @@ BUILTINS: list[ResourceType] = [
     _rt("", "v1", "Service", "services", short="svc", cats="all"),
     _rt("", "v1", "Pod", "pods", short="po", cats="all"),
     _rt("", "v1", "Event", "events", short="ev", status=False),
+    # events.k8s.io/v1 Events: a separate store here (the real server serves the core ones under both groups).
+    _rt("events.k8s.io", "v1", "Event", "events", short="ev", status=False),
     _rt("", "v1", "PersistentVolumeClaim", "persistentvolumeclaims", short="pvc"),
     _rt("", "v1", "Endpoints", "endpoints", short="ep", status=False),
     _rt("apps", "v1", "Deployment", "deployments", short="deploy", cats="all", scale=True),

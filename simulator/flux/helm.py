@@ -387,7 +387,8 @@ class HelmController(FluxController):
         if entry is not None and history and entry.get("status") != "deployed":
             history[0] = {**history[0], "status": "deployed"}
             entry = history[0]
-            mark_storage(self.target.store, obj, entry, "deployed")  # type: ignore[arg-type]
+            mark_storage(self.target.store, obj, entry, "deployed",  # type: ignore[arg-type]
+                         f"{'Install' if action == 'install' else 'Upgrade'} complete")
             for h in history[1:]:
                 if h.get("status") == "deployed":
                     h["status"] = "superseded"

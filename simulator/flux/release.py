@@ -150,13 +150,24 @@ def write_storage(store: Store, hr: dict, chart: charts.Chart, entry: dict, valu
         store.update(new)
 
 
-def mark_storage(store: Store, hr: dict, entry: dict, status: str) -> None:
-    """Relabel an existing storage Secret (e.g. superseded) without rewriting its payload."""
+def mark_storage(store: Store, hr: dict, entry: dict, status: str, description: str | None = None) -> None:
+    """Move an existing storage Secret to ``status`` (e.g. deployed, superseded) as Helm does: the label and the
+    record's ``info.status`` (and ``info.description`` when given, "Upgrade complete"), which `helm history` reads."""
     storage_ns = (hr.get("spec") or {}).get("storageNamespace") or hr["metadata"]["namespace"]
     live = store.peek("secrets", storage_ns, f"sh.helm.release.v1.{entry['name']}.v{entry['version']}")
     if live is not None and (live["metadata"].get("labels") or {}).get("status") != status:
         new = clone(live)
         new["metadata"]["labels"]["status"] = status
+        try:
+            record = json.loads(gzip.decompress(base64.b64decode(base64.b64decode(new["data"]["release"]))))
+        except (KeyError, ValueError, OSError):
+            record = None
+        if record is not None:
+            record.setdefault("info", {})["status"] = status
+            if description is not None:
+                record["info"]["description"] = description
+            blob = base64.b64encode(gzip.compress(json.dumps(record).encode(), mtime=0))
+            new["data"]["release"] = base64.b64encode(blob).decode()
         store.update(new)
 
 

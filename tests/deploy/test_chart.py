@@ -145,7 +145,9 @@ def test_kinds(rendered, case):
                 ("Deployment", "fp-fluxplane-worker"), ("Deployment", "fp-fluxplane-scheduler"),
                 ("Deployment", "fp-fluxplane-watcher"), ("ServiceAccount", "fp-fluxplane-watcher"),
                 ("ValidatingAdmissionPolicy", "fp-fluxplane-jit-delete"),
-                ("ValidatingAdmissionPolicyBinding", "fp-fluxplane-jit-delete")}
+                ("ValidatingAdmissionPolicyBinding", "fp-fluxplane-jit-delete"),
+                ("ServiceAccount", "fp-fluxplane-web"), ("ClusterRole", "fp-fluxplane-web"),
+                ("ClusterRoleBinding", "fp-fluxplane-web")}
     expected |= {("PodDisruptionBudget", f"fp-fluxplane-{c}") for c in ROLES}
     expected.add(("ServiceAccount", "fluxplane-reader" if case == "full" else "fp-fluxplane"))
     if case == "chart-secret":
@@ -392,9 +394,10 @@ def test_only_the_pods_that_call_the_api_get_a_token(rendered, case):
     # the watcher only reads: its own account, bound to the read-only ClusterRole
     assert find(docs, "Deployment", "-watcher")["spec"]["template"]["spec"]["serviceAccountName"] == \
         "fp-fluxplane-watcher"
-    for role in ("web", "scheduler"):
-        spec = find(docs, "Deployment", f"-{role}")["spec"]["template"]["spec"]
-        assert spec["automountServiceAccountToken"] is False and "serviceAccountName" not in spec
+    # the web pods read pod logs, events and Helm history for object pages: their own read-only account
+    assert find(docs, "Deployment", "-web")["spec"]["template"]["spec"]["serviceAccountName"] == "fp-fluxplane-web"
+    spec = find(docs, "Deployment", "-scheduler")["spec"]["template"]["spec"]
+    assert spec["automountServiceAccountToken"] is False and "serviceAccountName" not in spec
     job = [d for d in docs if d["kind"] == "Job"]
     for doc in job:
         assert doc["spec"]["template"]["spec"]["automountServiceAccountToken"] is False
@@ -557,6 +560,11 @@ def test_rbac_is_exactly_the_table_of_what_the_code_uses(rendered):
     assert binding["subjects"] == [{"kind": "ServiceAccount", "name": "fp-fluxplane", "namespace": NAMESPACE}]
     assert find(docs, "ClusterRoleBinding", "-watcher")["subjects"] == [
         {"kind": "ServiceAccount", "name": "fp-fluxplane-watcher", "namespace": NAMESPACE}]
+    web = _allowed(find(docs, "ClusterRole", "fp-fluxplane-web")["rules"])
+    assert web == apiaccess.allowed(apiaccess.WEB, toggles=frozenset())
+    assert web == {("", "pods/log", "get"), ("", "events", "list"), ("events.k8s.io", "events", "list")}
+    assert find(docs, "ClusterRoleBinding", "-web")["subjects"] == [
+        {"kind": "ServiceAccount", "name": "fp-fluxplane-web", "namespace": NAMESPACE}]
 
 
 def test_rbac_secrets_and_jit_namespaces(rendered):
@@ -567,6 +575,9 @@ def test_rbac_secrets_and_jit_namespaces(rendered):
     expected = (apiaccess.allowed(apiaccess.WORKER) - {("rbac.authorization.k8s.io", "rolebindings", "delete")})
     assert worker == expected | extra
     assert ("", "secrets", "list") in worker and ("", "secrets", "get") not in worker
+    # the release history on HelmRelease pages reads Helm storage with the same opt-in
+    assert _allowed(find(docs, "ClusterRole", "fp-fluxplane-web")["rules"]) == apiaccess.allowed(apiaccess.WEB)
+    assert ("", "secrets", "list") in apiaccess.allowed(apiaccess.WEB)
     roles = [d for d in docs if d["kind"] == "Role"]
     assert sorted(r["metadata"]["namespace"] for r in roles) == ["team-a", "team-b"]
     for role in roles:

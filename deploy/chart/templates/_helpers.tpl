@@ -52,6 +52,15 @@ app.kubernetes.io/component: {{ .component }}
 {{- end -}}
 {{- end -}}
 
+{{/* The web pods' account: object pages read pod logs and events (and Helm storage with rbac.secrets) live. */}}
+{{- define "fluxplane.webServiceAccountName" -}}
+{{- if .Values.serviceAccount.create -}}
+{{- default (printf "%s-web" (include "fluxplane.fullname" .)) .Values.serviceAccount.webName -}}
+{{- else -}}
+{{- default "default" .Values.serviceAccount.webName -}}
+{{- end -}}
+{{- end -}}
+
 {{/* repository:tag, or repository@digest when a digest is set (the tag is then informational only). */}}
 {{- define "fluxplane.image" -}}
 {{- if .Values.image.digest -}}
