@@ -2,7 +2,8 @@
 table the chart's ClusterRoles are generated from (tests/deploy/test_chart.py compares the roles with the table).
 
 Each component runs its real code against a simulator holding a Flux tree: the worker syncs, suspends, resumes
-and reconciles, and the JIT sweep lists and deletes a grant's RoleBinding; the watcher opens its watches. Every
+and reconciles, and the JIT sweep lists and deletes a grant's RoleBinding; the watcher opens its watches; the web
+reads what object pages show live (events, pod logs, Helm release history). Every
 request the simulator received is turned into (API group, resource, verb) the way the API server's authorizer
 does, and must be allowed to that component; and every list/watch the table grants must have been used.
 """
@@ -15,7 +16,9 @@ from access.jit.models import GRANT_LABEL
 from controlplane.kube import KubeAdapter
 from controlplane.runners import JobFailed
 from graph import apiaccess
+from graph import live
 from graph.kinds import KUSTOMIZE_GROUP
+from graph.models import KubeObject
 from graph.sync import sync_cluster
 from graph.watch import ClusterWatcher
 from jit.sweep import ClusterBindings
@@ -39,6 +42,8 @@ def authorize(method: str, path: str, query: dict[str, str]) -> tuple[str, str, 
     if rest[0] == "namespaces" and len(rest) >= 3:
         rest = rest[2:]
     resource, name = rest[0], (rest[1] if len(rest) > 1 else "")
+    if len(rest) > 2:  # a subresource: RBAC names it pods/log, deployments/scale
+        resource = f"{resource}/{rest[2]}"
     if method == "GET":
         verb = "get" if name else ("watch" if query.get("watch") in ("1", "true") else "list")
     else:
@@ -127,3 +132,23 @@ def test_the_sweep_never_deletes_a_binding_it_did_not_list_with_the_label(tree_s
     bindings.close()
     assert tree_sim.store.peek("rolebindings", "podinfo", "team-admins") is not None
     assert tree_sim.store.peek("rolebindings", "podinfo", "jit-bob") is not None
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_web_reads_logs_events_and_helm_storage_only(tree_sim, cluster):
+    sync_cluster(cluster)
+    audit = tree_sim.record_requests()
+    deployment = KubeObject.objects.get(kind="Deployment", name="podinfo")
+    found = live.workload_live(deployment)
+    assert found.events and found.logs and not found.error
+    pod = KubeObject.objects.filter(kind="Pod", namespace="podinfo", deleted_at__isnull=True).first()
+    assert live.workload_live(pod).logs
+    live.release_history(KubeObject.objects.get(kind="HelmRelease", name="podinfo"))
+
+    web = used(audit)
+    assert web == apiaccess.allowed(apiaccess.WEB), (sorted(web - apiaccess.allowed(apiaccess.WEB)),
+                                                    sorted(apiaccess.allowed(apiaccess.WEB) - web))
+    secret_lists = [q for m, p, q in audit if m == "GET" and p.endswith("/secrets")]
+    assert secret_lists and all(q.get("labelSelector") == "owner=helm,name=podinfo" for q in secret_lists)
+    event_lists = [q for m, p, q in audit if m == "GET" and p.endswith("/events")]
+    assert event_lists and all(q.get("fieldSelector") for q in event_lists)  # never every event of a namespace
