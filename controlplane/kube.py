@@ -291,7 +291,8 @@ class KubeAdapter:
             for item in body.get("items", []):
                 event = normalize_event(item)
                 found.setdefault(event["uid"] or f"{group}/{event['name']}", event)
-        return sorted(found.values(), key=lambda e: e["last"], reverse=True)[:limit]
+        # Newest first; within one second, the later written (a higher resourceVersion) first.
+        return sorted(found.values(), key=lambda e: (e["last"], e["order"]), reverse=True)[:limit]
 
 
 def normalize_event(item: dict) -> dict:
@@ -312,6 +313,8 @@ def normalize_event(item: dict) -> dict:
         first = item.get("firstTimestamp") or item.get("eventTime") or last
         message = item.get("message") or ""
         source = (item.get("source") or {}).get("component") or item.get("reportingComponent") or ""
+    version = str(meta.get("resourceVersion") or "")
     return {"uid": meta.get("uid", ""), "name": meta.get("name", ""), "type": item.get("type") or "Normal",
-            "reason": item.get("reason") or "", "message": message, "count": count, "first": str(first),
+            "order": int(version) if version.isdigit() else 0, "reason": item.get("reason") or "",
+            "message": message, "count": count, "first": str(first),
             "last": str(last), "source": source}

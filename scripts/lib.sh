@@ -77,20 +77,41 @@ stop_embedded_redis() {
 
 # supervise NAME COMMAND...: run COMMAND, and when it exits (a crash, kill -9, Redis gone) say so and start it again
 # after a pause that doubles from 1 s to 30 s (back to 1 s once it stayed up for a minute). Stopping the supervisor
-# (Ctrl-C, or run.sh's cleanup) stops its child.
+# (Ctrl-C, or run.sh's cleanup) stops its child. With LOG_DIR set, the child's output goes to $LOG_DIR/NAME.log
+# (appended across restarts) and the terminal only hears that it died, with the log's last lines and its path.
 supervise() {
-  local name=$1 delay=1 child= started status
+  local name=$1 delay=1 child= started status log=
   shift
   trap '[ -n "$child" ] && kill "$child" 2>/dev/null; wait "$child" 2>/dev/null; exit 0' TERM INT
+  [ -n "${LOG_DIR:-}" ] && log="$LOG_DIR/$name.log"
   while true; do
     started=$SECONDS
-    "$@" &
+    if [ -n "$log" ]; then
+      echo "--- $(date -u +%Y-%m-%dT%H:%M:%SZ) starting $name" >>"$log"
+      "$@" >>"$log" 2>&1 &
+    else
+      "$@" &
+    fi
     child=$!
     status=0
     wait "$child" || status=$?
     if (( SECONDS - started >= 60 )); then delay=1; fi
-    echo "fluxplane: $name exited (status $status); restarting it in ${delay}s" >&2
+    if [ -n "$log" ]; then
+      echo "fluxplane: $name exited (status $status); restarting it in ${delay}s. Its log: $log" >&2
+      tail -n 5 "$log" | sed 's/^/    /' >&2
+    else
+      echo "fluxplane: $name exited (status $status); restarting it in ${delay}s" >&2
+    fi
     sleep "$delay"
     delay=$(( delay * 2 > 30 ? 30 : delay * 2 ))
   done
+}
+
+# report_death NAME PID LOG: say on the terminal when a process that is not restarted (the demo simulator) dies.
+report_death() {
+  local name=$1 pid=$2 log=$3
+  trap 'exit 0' TERM INT
+  while kill -0 "$pid" 2>/dev/null; do sleep 2; done
+  echo "fluxplane: $name exited; it is not restarted (restart run.sh). Its log: $log" >&2
+  tail -n 5 "$log" 2>/dev/null | sed 's/^/    /' >&2
 }

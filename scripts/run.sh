@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Install and run Fluxplane: virtualenv, packages, migrations, an admin user, then web + worker + scheduler
-# (+ an embedded Redis when REDIS_URL is not set). Prints the URL and the login. Ctrl-C stops everything.
+# (+ an embedded Redis when REDIS_URL is not set). Prints the URL and the logins; each process writes its output to
+# $FLUXPLANE_DATA_DIR/log/<process>.log (var/log/ by default) and the terminal hears only of a process that dies.
+# Ctrl-C stops everything.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
@@ -19,13 +21,15 @@ PORT=${FLUXPLANE_PORT:-8000}
 # Links in notifications and emails point where this command serves (a wildcard bind is reached by the host name).
 case "$HOST" in 0.0.0.0|::|'[::]') LINK_HOST=$(hostname -f 2>/dev/null || hostname) ;; *) LINK_HOST=$HOST ;; esac
 export FLUXPLANE_BASE_URL=${FLUXPLANE_BASE_URL:-http://$LINK_HOST:$PORT}
-mkdir -p "$FLUXPLANE_DATA_DIR"
+export LOG_DIR=$FLUXPLANE_DATA_DIR/log
+mkdir -p "$FLUXPLANE_DATA_DIR" "$LOG_DIR"
 
 pids=()
 REDIS_DIR=
 cleanup() {
   trap - EXIT INT TERM
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  # Newest first: the simulator's death reporter goes before the simulator, so stopping is not reported as a death.
+  for (( i=${#pids[@]}-1; i>=0; i-- )); do kill "${pids[$i]}" 2>/dev/null || true; done
   wait 2>/dev/null || true
   [ -n "$REDIS_DIR" ] && stop_embedded_redis "$REDIS_DIR"
 }
@@ -48,10 +52,12 @@ if [ "${FLUXPLANE_DEMO_CLUSTER:-1}" = 1 ] && "$PY" manage.py demo_cluster --chec
   DEMO_OUT="$FLUXPLANE_DATA_DIR/demo/simulator.out"
   mkdir -p "$FLUXPLANE_DATA_DIR/demo"
   "$PY" manage.py simulator --demo --workdir "$FLUXPLANE_DATA_DIR/demo" --port "${FLUXPLANE_DEMO_PORT:-0}" \
-    --github-port "${FLUXPLANE_DEMO_GITHUB_PORT:-0}" > "$DEMO_OUT" 2>"$FLUXPLANE_DATA_DIR/demo/simulator.log" &
-  pids+=($!)
+    --github-port "${FLUXPLANE_DEMO_GITHUB_PORT:-0}" > "$DEMO_OUT" 2>"$LOG_DIR/simulator.log" &
+  SIM_PID=$!
+  pids+=($SIM_PID)
   for _ in $(seq 300); do [ "$(grep -c . "$DEMO_OUT" 2>/dev/null)" -ge 5 ] && break; sleep 0.1; done
-  [ "$(grep -c . "$DEMO_OUT" 2>/dev/null)" -ge 5 ] || die "the demo simulator did not start (see $FLUXPLANE_DATA_DIR/demo/simulator.log)"
+  [ "$(grep -c . "$DEMO_OUT" 2>/dev/null)" -ge 5 ] || die "the demo simulator did not start (see $LOG_DIR/simulator.log)"
+  report_death simulator "$SIM_PID" "$LOG_DIR/simulator.log" & pids+=($!)
   field() { sed -n "s/^$1: //p" "$DEMO_OUT"; }
   "$PY" manage.py demo_cluster --api-url "$(head -1 "$DEMO_OUT")" --git-url "$(field git-repository)" \
     --github-api "$(field github-api)" --github-repository "$(field github-repository)" \
@@ -69,7 +75,7 @@ supervise scheduler "$PY" manage.py scheduler & pids+=($!)
 supervise watcher "$PY" manage.py watch_clusters & pids+=($!)
 if [ -n "$DEMO_LINE" ]; then
   # First sync right away (the scheduler would do it within 30 s); the demo converges in a few seconds.
-  (sleep 5; "$PY" manage.py sync --cluster demo >/dev/null 2>&1) &
+  (sleep 5; "$PY" manage.py sync --cluster demo >>"$LOG_DIR/sync.log" 2>&1) &
 fi
 
 for _ in $(seq 100); do
@@ -81,7 +87,7 @@ echo
 echo "Fluxplane is running at ${FLUXPLANE_BASE_URL%/}/admin/"
 echo "$LOGIN"
 [ -n "$DEMO_LINE" ] && echo "$DEMO_LINE"
-echo "(Ctrl-C stops web, workers and scheduler; a process that dies is restarted and reported here)"
+echo "(Ctrl-C stops everything. Process logs: $LOG_DIR/; a process that dies is restarted and reported here)"
 
 # Each process is supervised (restarted when it dies); run.sh itself runs until Ctrl-C.
 wait

@@ -65,6 +65,7 @@ def running_stack(tmp_path, stack_env):
         login = re.search(r"login: (\S+) / (\S+)", output)
         assert url and login, "run.sh did not print the URL and login:\n" + output
         yield url.group(1), login.group(1), login.group(2), lines
+        terminal_is_quiet(lines, tmp_path / "data" / "log")
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         try:
@@ -74,6 +75,27 @@ def running_stack(tmp_path, stack_env):
             raise
         redis_pid = tmp_path / "data" / "redis" / "redis.pid"
         assert not redis_pid.exists(), "the embedded Redis was left running"
+
+
+ACCESS_LINE = re.compile(r'"(GET|POST|HEAD) /\S* HTTP/1\.[01]"')
+
+
+def terminal_is_quiet(lines: list[str], log_dir: Path) -> None:
+    """After a test has driven the stack: the terminal showed the URL, the logins and nothing of the processes'
+    own chatter (access lines, RQ's job lines), which went to <data dir>/log/<process>.log instead."""
+    terminal = "".join(lines)
+    assert not ACCESS_LINE.search(terminal), terminal
+    assert not re.search(r"\b(Job OK|Successfully completed|Worker .* started|Listening on)\b", terminal), terminal
+    assert "exited" not in terminal, terminal  # nothing died
+    if "Demo cluster:" in terminal:
+        assert "login (developer): developer / " in terminal and "login (approver): approver / " in terminal
+        assert (log_dir / "simulator.log").exists()
+    assert f"Process logs: {log_dir}/" in terminal
+    web = (log_dir / "web.log").read_text()
+    assert ACCESS_LINE.search(web), "gunicorn's access lines go to the web log"
+    for name in ("worker", "playbook-worker", "scheduler", "watcher"):
+        assert (log_dir / f"{name}.log").read_text().startswith("--- "), name  # started, with its output there
+    assert "Job OK" in (log_dir / "worker.log").read_text() or "default:" in (log_dir / "worker.log").read_text()
 
 
 def csrf(session: requests.Session, url: str) -> str:

@@ -15,8 +15,7 @@ import pytest
 from access.jit.models import GRANT_LABEL
 from controlplane.kube import KubeAdapter
 from controlplane.runners import JobFailed
-from graph import apiaccess
-from graph import live
+from graph import apiaccess, live
 from graph.kinds import KUSTOMIZE_GROUP
 from graph.models import KubeObject
 from graph.sync import sync_cluster
