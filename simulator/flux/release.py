@@ -11,7 +11,7 @@ import json
 
 import yaml
 
-from gitops.charts import encode_storage
+from gitops.charts import ChartUnavailable, decode_storage, encode_storage
 
 from ..store import Store, clone
 from . import charts
@@ -159,15 +159,14 @@ def mark_storage(store: Store, hr: dict, entry: dict, status: str, description: 
         new = clone(live)
         new["metadata"]["labels"]["status"] = status
         try:
-            record = json.loads(gzip.decompress(base64.b64decode(base64.b64decode(new["data"]["release"]))))
-        except (KeyError, ValueError, OSError):
-            record = None
+            record: dict | None = decode_storage((new.get("data") or {}).get("release") or "")
+        except ChartUnavailable:
+            record = None  # not a record this simulator wrote: relabel only
         if record is not None:
             record.setdefault("info", {})["status"] = status
             if description is not None:
                 record["info"]["description"] = description
-            blob = base64.b64encode(gzip.compress(json.dumps(record).encode(), mtime=0))
-            new["data"]["release"] = base64.b64encode(blob).decode()
+            new["data"]["release"] = encode_storage(record)
         store.update(new)
 
 
