@@ -46,10 +46,13 @@ def redact_text(text: str) -> str:
 
 
 def redact(value: Any) -> Any:
-    """Return a copy of a JSON-like value with secrets replaced by ``***``."""
+    """Return a copy of a JSON-like value with secrets replaced by ``***``. A ``{name, value}`` pair whose name
+    means a secret (a container's ``env`` entry ``DB_PASSWORD``, a Helm ``set`` item) has its value replaced too."""
     if isinstance(value, dict):
+        named_secret = isinstance(value.get("name"), str) and is_secret_key(value["name"])
         return {
-            k: (REDACTED if isinstance(k, str) and is_secret_key(k) and v not in (None, "") else redact(v))
+            k: (REDACTED if isinstance(k, str) and (is_secret_key(k) or (named_secret and k == "value"))
+                and v not in (None, "") else redact(v))
             for k, v in value.items()
         }
     if isinstance(value, list | tuple):

@@ -17,6 +17,7 @@ from controlplane import live as live_parts
 from controlplane.live import LiveChangelistMixin
 from controlplane.models import Cluster
 from controlplane.presentation import naturaltime
+from controlplane.redaction import redact
 from graph import render
 from graph.admin.filters import KindFilter, NamespaceFilter, PresenceFilter
 from graph.choices import HealthChoices
@@ -165,8 +166,10 @@ class KubeObjectAdmin(LiveChangelistMixin, admin.ModelAdmin):
             "out_edges": out_edges,
             # Pods and workloads show the events read live (graph/livepanels.py); other kinds the synced ones.
             "synced_events": [] if obj.kind in WORKLOAD_KINDS else obj.events,
-            "spec_yaml": to_yaml(obj.spec),
-            "status_yaml": to_yaml(obj.status),
+            # a viewer reads the object, not its secrets: values under secret keys, env values of secret names
+            # and credentials in URLs are masked (Helm values and container env hold them in real repositories)
+            "spec_yaml": to_yaml(redact(obj.spec)),
+            "status_yaml": to_yaml(redact(obj.status)),
             "legend": render.legend(),
             "has_change_permission": False,
             **(extra_context or {}),

@@ -81,3 +81,30 @@ def test_gitlab_and_gitea_tokens_never_leak(host, people, drain, client, admin_u
     assert BOT not in PlaybookRun.objects.filter(pk=run.pk).values().first().__repr__()
     assert BOT not in GitConnection.objects.filter(pk=connection.pk).values().first().__repr__()
     assert BOT not in caplog.text
+
+
+@pytest.mark.parametrize("kind, group, spec, secret, kept", [
+    # a HelmRelease's inline values: secret keys masked, the rest shown
+    ("HelmRelease", "helm.toolkit.fluxcd.io", {"values": {"auth": {"adminPassword": "hunter2-values"},
+                                                         "replicaCount": 2}}, "hunter2-values", "replicaCount: 2"),
+    # a container's env entry whose name means a secret, and credentials in a URL
+    ("Deployment", "apps", {"template": {"spec": {"containers": [{"name": "app", "image": "nginx:1.27", "env": [
+        {"name": "DB_PASSWORD", "value": "hunter2-env"}, {"name": "LOG_LEVEL", "value": "debug"}]}]}}},
+     "hunter2-env", "value: debug"),
+    ("GitRepository", "source.toolkit.fluxcd.io", {"url": "https://bot:hunter2-url@git.example.com/fleet.git"},
+     "hunter2-url", "git.example.com/fleet.git"),
+])
+def test_an_object_page_masks_secrets_in_spec_and_status(client, admin_user, kind, group, spec, secret, kept):
+    from django.utils import timezone
+
+    from controlplane.models import Cluster
+
+    now = timezone.now()
+    cluster = Cluster.objects.create(name="c", connection="simulator", server_url="http://127.0.0.1:9")
+    obj = KubeObject.objects.create(cluster=cluster, uid="u1", api_group=group, api_version="v1", kind=kind,
+                                    namespace="apps", name="web", first_seen=now, last_seen=now, spec=spec,
+                                    status={"lastAttempted": {"password": secret}})
+    client.force_login(admin_user)
+    body = client.get(obj.admin_url()).content.decode()
+    assert kept in body  # the page shows the spec …
+    assert secret not in body  # … but not its secrets
