@@ -16,8 +16,8 @@ from urllib.parse import parse_qsl, unquote, urlencode, urlsplit
 from simulator.forge.server import token_login
 
 from . import gitapi, pulls, render, web
-from .faults import Faults
 from .call import Call
+from .faults import Faults
 from .repo import BareRepo, GitError, Person
 from .state import ApiError, CheckRun, Pull, RepoState, Status, next_id
 

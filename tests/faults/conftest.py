@@ -72,6 +72,7 @@ class Stack:
             # Short clocks so a row recovers in seconds; the mechanisms are the production ones.
             "FLUXPLANE_RUN_HEARTBEAT_SECONDS": "2", "FLUXPLANE_RUN_STALE_AFTER_SECONDS": "8",
             "FLUXPLANE_RUN_REQUEUE_AFTER_SECONDS": "5", "FLUXPLANE_EXEC_POLL_SECONDS": "0.2",
+            "FLUXPLANE_RUN_RETRY_BASE_SECONDS": "2",
             "PYTHONUNBUFFERED": "1", "FLUXPLANE_HEARTBEAT_DIR": str(tmp_path / "heartbeats"),
         })
         self.cluster_url = cluster_url
