@@ -13,11 +13,11 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlencode, urlsplit
 
+from simulator.faults import Faults
 from simulator.forge.server import token_login
 
 from . import gitapi, pulls, render, web
 from .call import Call
-from .faults import Faults
 from .repo import BareRepo, GitError, Person
 from .state import ApiError, CheckRun, Pull, RepoState, Status, next_id
 

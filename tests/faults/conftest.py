@@ -72,7 +72,7 @@ class Stack:
             # Short clocks so a row recovers in seconds; the mechanisms are the production ones.
             "FLUXPLANE_RUN_HEARTBEAT_SECONDS": "2", "FLUXPLANE_RUN_STALE_AFTER_SECONDS": "8",
             "FLUXPLANE_RUN_REQUEUE_AFTER_SECONDS": "5", "FLUXPLANE_EXEC_POLL_SECONDS": "0.2",
-            "FLUXPLANE_RUN_RETRY_BASE_SECONDS": "2",
+            "FLUXPLANE_RUN_RETRY_BASE_SECONDS": "2", "FLUXPLANE_SYNC_LOCK_SECONDS": "10",
             "PYTHONUNBUFFERED": "1", "FLUXPLANE_HEARTBEAT_DIR": str(tmp_path / "heartbeats"),
         })
         self.cluster_url = cluster_url
@@ -183,6 +183,18 @@ class Stack:
         rows = self.sql("SELECT status, attempts, error FROM playbooks_playbookrun WHERE id = ?", pk)
         status, attempts, error = rows[0]
         return {"status": status, "attempts": attempts, "error": error}
+
+    def start_sync(self) -> int:
+        """Ask for a sync of cluster c as a person does ("Sync now": a SystemRun on the high queue); its id."""
+        out = self.manage("shell", "-c", "from controlplane.jobs import start_system_job; "
+                          "print(start_system_job('sync', parameters={'cluster': 'c'}).pk)")
+        return int(out.strip().splitlines()[-1])
+
+    def system_run(self, pk: int) -> dict:
+        status, attempts, error, result, log = self.sql(
+            "SELECT status, attempts, error, result, log FROM controlplane_systemrun WHERE id = ?", pk)[0]
+        return {"status": status, "attempts": attempts, "error": error, "result": json.loads(result or "null"),
+                "log": [line["message"] for line in json.loads(log or "[]")]}
 
     def object_id(self, kind: str, namespace: str, name: str) -> int:
         return self.sql("SELECT id FROM graph_kubeobject WHERE kind = ? AND namespace = ? AND name = ? AND "

@@ -1,4 +1,5 @@
-"""Fault switches of the GitHub simulator, for the fault matrix (tests/faults) and for trying Fluxplane by hand:
+"""Fault switches of the simulators (the GitHub API's, the Kubernetes API's), for the fault matrix (tests/faults)
+and for trying Fluxplane by hand:
 
 - ``outage(seconds, status)``: every API request answers ``status`` (a 5xx) until the time is up, as GitHub does
   during an incident; the repositories are untouched, so what happened before the outage is still there after.
@@ -7,8 +8,8 @@
   sent, until ``release()``. A test holds the request a worker is making, kills the worker, then releases: "after"
   leaves a write done on GitHub that the killed worker never heard of.
 
-The switches are Python methods (the simulator runs in the test's process) and, for a simulator started on its
-own, ``POST /_simulator/faults`` with ``{"outage": seconds, "status": 503}`` or ``{"clear": true}``.
+The switches are Python methods (the simulators run in the test's process) and, for a GitHub simulator started on
+its own, ``POST /api/v3/_simulator/faults`` with ``{"outage": seconds, "status": 503}`` or ``{"clear": true}``.
 """
 
 from __future__ import annotations
