@@ -47,17 +47,20 @@ class Faults:
         self._lock = threading.Lock()
         self._outage_until = 0.0
         self._outage_status = 503
-        self._holds: list[Hold] = []
+        self._outage_methods: frozenset[str] = frozenset()
+        self._holds: list[Hold] = []  # waiting for a request
+        self._taken: list[Hold] = []  # holding one (clear() releases these too)
         self.answered_outage = 0  # requests answered with the outage's status, for the tests' figures
 
     # -- switches ------------------------------------------------------------------------------------------------
-    def outage(self, seconds: float, status: int = 503) -> None:
-        """Answer every API request with ``status`` for ``seconds`` from now."""
+    def outage(self, seconds: float, status: int = 503, methods: tuple[str, ...] = ()) -> None:
+        """Answer every API request (or only those with one of ``methods``) with ``status`` for ``seconds``."""
         if not 500 <= status <= 599:
             raise ValueError("an outage answers a 5xx status")
         with self._lock:
             self._outage_until = time.monotonic() + seconds
             self._outage_status = status
+            self._outage_methods = frozenset(method.upper() for method in methods)
 
     def hold(self, method: str, path: str, when: str = "before") -> Hold:
         """Hold the next request matching ``method`` and the ``path`` regex (see the module docstring)."""
@@ -72,15 +75,15 @@ class Faults:
         """End the outage and release every hold."""
         with self._lock:
             self._outage_until = 0.0
-            holds, self._holds = self._holds, []
+            holds, self._holds, self._taken = self._holds + self._taken, [], []
         for held in holds:
             held.release()
 
     # -- used by the request handler -----------------------------------------------------------------------------
-    def outage_status(self) -> int | None:
-        """The status to answer now, or None when there is no outage."""
+    def outage_status(self, method: str) -> int | None:
+        """The status to answer a ``method`` request now, or None when there is no outage."""
         with self._lock:
-            if time.monotonic() < self._outage_until:
+            if time.monotonic() < self._outage_until and (not self._outage_methods or method in self._outage_methods):
                 self.answered_outage += 1
                 return self._outage_status
         return None
@@ -91,6 +94,7 @@ class Faults:
             for held in self._holds:
                 if held.when == when and held.method == method and held.path.search(path):
                     self._holds.remove(held)
+                    self._taken.append(held)
                     held.held_path = path
                     return held
         return None

@@ -102,7 +102,7 @@ class Handler(BaseHTTPRequestHandler):
             held = self.server.faults.take_hold(self.command, url.path, "before")
             if held is not None:
                 self.server.faults.wait(held)
-            status = self.server.faults.outage_status()
+            status = self.server.faults.outage_status(self.command)
             if status is not None:
                 raise errors.ApiError(status, "ServiceUnavailable", "the server is currently unable to handle the "
                                       "request (simulated outage)")

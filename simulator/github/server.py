@@ -147,7 +147,7 @@ class _Handler(BaseHTTPRequestHandler):
             path = split.path
             if path == FAULTS_PATH and self.command == "POST":
                 return self._send(200, sim.set_faults(json.loads(raw or b"{}")))
-            status = sim.faults.outage_status()
+            status = sim.faults.outage_status(self.command)
             if status is not None:
                 raise ApiError(status, "Service Unavailable" if status == 503 else "Server Error")
             if not path.startswith(sim.API_PREFIX):
