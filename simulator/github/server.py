@@ -25,7 +25,7 @@ log = logging.getLogger(__name__)
 
 DOCS = "https://docs.github.com/rest"
 DEFAULT_LOGIN = "fluxplane-bot"
-FAULTS_PATH = "/_simulator/faults"  # the fault switches over HTTP (see faults.py)
+FAULTS_PATH = "/_simulator/faults"  # under the API prefix: the fault switches over HTTP (simulator/faults.py)
 Handler = Callable[[Call], tuple[int, Any]]
 
 _R = r"/repos/(?P<owner>[^/]+)/(?P<repo>[^/]+)"
@@ -145,7 +145,7 @@ class _Handler(BaseHTTPRequestHandler):
             login = sim.authenticate(self.headers.get("Authorization"))
             split = urlsplit(self.path)
             path = split.path
-            if path == FAULTS_PATH and self.command == "POST":
+            if path == sim.API_PREFIX + FAULTS_PATH and self.command == "POST":
                 return self._send(200, sim.set_faults(json.loads(raw or b"{}")))
             status = sim.faults.outage_status(self.command)
             if status is not None:
