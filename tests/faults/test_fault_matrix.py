@@ -132,7 +132,7 @@ def test_sync_killed(stack, simulator):
     assert stack.sql("SELECT COUNT(*) FROM graph_kubeobject WHERE kind = 'HelmRelease' AND name = 'late' AND "
                      "deleted_at IS NULL") == [(1,)]
     assert stack.sql("SELECT COUNT(*) FROM (SELECT 1 FROM graph_kubeobject WHERE deleted_at IS NULL GROUP BY "
-                     "cluster_id, api_group, kind, namespace, name HAVING COUNT(*) > 1)") == [(0,)]  # no twin rows
+                     "cluster_id, api_group, kind, namespace, name HAVING COUNT(*) > 1) AS twins") == [(0,)]
     waited = sum(line.startswith("another sync holds the lock of c") for run in runs.values() for line in run["log"])
     assert not queue.exists(lock_key)  # released by its owner, not left to expire
     assert stack.sql("SELECT COUNT(*) FROM controlplane_systemrun WHERE status NOT IN ('succeeded', 'failed', "
