@@ -152,7 +152,7 @@ def retry_later(run: Run, why: str) -> str:
     limit = settings.FLUXPLANE_RUN_MAX_RETRIES
     if run.attempts > limit:
         return finish(run, RunStatus.FAILED, error=f"{why} (gave up after {run.attempts} attempts)")
-    delay = min(15 * 2 ** (run.attempts - 1), 300)
+    delay = min(settings.FLUXPLANE_RUN_RETRY_BASE_SECONDS * 2 ** (run.attempts - 1), 300)
     # enqueued_at in the future on a queued row means "not before": requeue_orphaned_runs waits for it.
     not_before = timezone.now() + timezone.timedelta(seconds=delay)
     if not type(run).objects.filter(pk=run.pk, status=RunStatus.RUNNING).update(

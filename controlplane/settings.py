@@ -185,6 +185,9 @@ FLUXPLANE_RUN_STALE_AFTER_SECONDS = env.int("FLUXPLANE_RUN_STALE_AFTER_SECONDS",
 FLUXPLANE_RUN_MAX_ATTEMPTS = env.int("FLUXPLANE_RUN_MAX_ATTEMPTS", 3)
 # A run whose provider (GitHub …) did not answer is tried again with backoff (15 s doubling to 5 min) this many times.
 FLUXPLANE_RUN_MAX_RETRIES = env.int("FLUXPLANE_RUN_MAX_RETRIES", 8)
+FLUXPLANE_RUN_RETRY_BASE_SECONDS = env.int("FLUXPLANE_RUN_RETRY_BASE_SECONDS", 15)  # the first backoff
+# The TTL of a cluster's sync lock, renewed while the sync runs: a killed sync frees its cluster within this time.
+FLUXPLANE_SYNC_LOCK_SECONDS = env.int("FLUXPLANE_SYNC_LOCK_SECONDS", 60)
 # A queued run whose job is not in Redis this long after it was created (Redis was down, or lost its data) is
 # enqueued by the sweep; the delay leaves the on-commit enqueue time to happen.
 FLUXPLANE_RUN_REQUEUE_AFTER_SECONDS = env.int("FLUXPLANE_RUN_REQUEUE_AFTER_SECONDS", 30)

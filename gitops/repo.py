@@ -24,6 +24,17 @@ _REJECTED = ("[rejected]", "non-fast-forward", "fetch first", "failed to push so
 RUN_TRAILER = "Fluxplane-Run"
 
 
+def _rejection(output: str) -> str:
+    """The host's reason for refusing a push, in one short line: its own ``remote:`` message when it gave one
+    (a hook, a protected branch), else git's ``[rejected] (reason)``."""
+    remote = [line[len("remote:"):].strip() for line in output.splitlines() if line.startswith("remote:")]
+    remote = [line for line in remote if line]
+    if remote:
+        return remote[0][:200]
+    match = re.search(r"\[(?:remote )?rejected\][^(]*\(([^)]*)\)", output)
+    return match.group(1)[:200] if match else "rejected by the remote"
+
+
 @dataclass(frozen=True)
 class Identity:
     """A git identity (author or committer)."""
@@ -177,7 +188,15 @@ class WorkingCopy:
             raise GitOpsError("the change is empty: the files already look like that on the base branch")
         sha = self._commit(author, message, "HEAD")
         lease = f"--force-with-lease=refs/heads/{branch}:{existing}"  # the branch is ours; a retry may replace it
-        self.git("push", "--porcelain", lease, "origin", f"{sha}:refs/heads/{branch}")
+        push = self.git("push", "--porcelain", lease, "origin", f"{sha}:refs/heads/{branch}", check=False)
+        if push.returncode != 0:
+            output = push.stderr + push.stdout
+            if any(marker in output for marker in (*_REJECTED, "remote rejected", "pre-receive hook declined")):
+                # Someone else moved the branch since our fetch (the lease failed), or the host refuses pushes to
+                # it (a protected branch, a hook): pushing again would not help, and nothing was pushed.
+                raise PushConflict(f"the push of {branch} was rejected ({_rejection(output)}); nothing was pushed "
+                                   "(the patch is attached to the run)", self.format_patch(sha))
+            raise GitCommandError(["push", "origin", branch], push.returncode, push.stderr)
         self.git("update-ref", f"refs/remotes/origin/{branch}", sha)
         return CommitResult(branch, sha, True)
 

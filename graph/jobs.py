@@ -13,7 +13,7 @@ from controlplane import context
 from controlplane.dispatch import register
 from controlplane.kube import KubeError, KubeUnreachable
 from controlplane.models import Cluster, SystemRun
-from controlplane.runners import JobFailed, JobRunner
+from controlplane.runners import JobFailed, JobRunner, RetryLater
 from graph.sync import SyncInProgress, sync_cluster_locked
 
 logger = logging.getLogger(__name__)
@@ -36,11 +36,14 @@ class SyncRunner(JobRunner):
             clusters = clusters.filter(name=name)
             if not clusters.exists():
                 raise JobFailed(f"no enabled cluster named {name!r}")
-        results, failures = {}, []
+        results, failures, busy = {}, [], []
         for cluster in clusters:
             try:
                 result = sync_cluster_locked(cluster.pk, progress=lambda m, c=cluster: self.log(f"{c.name}: {m}"))
-            except (KubeUnreachable, KubeError, SyncInProgress) as exc:
+            except SyncInProgress:
+                busy.append(cluster.name)
+                continue
+            except (KubeUnreachable, KubeError) as exc:
                 self.log(f"{cluster.name}: {exc}", "error")
                 failures.append(cluster.name)
                 continue
@@ -49,6 +52,10 @@ class SyncRunner(JobRunner):
             results[cluster.name] = {"objects": result.objects, "edges": result.edges, "skipped": len(result.problems)}
         if failures:
             raise JobFailed(f"sync failed for {', '.join(failures)}")
+        if busy:
+            # Never "succeeded" without syncing: the lock may be a killed sync's (it expires within
+            # FLUXPLANE_SYNC_LOCK_SECONDS) or a sync running now; either way this one runs once the cluster is free.
+            raise RetryLater(f"another sync holds the lock of {', '.join(busy)}")
         return results
 
 

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import django_rq
+from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import TextField
 from django.db.models.functions import Cast
@@ -43,8 +44,8 @@ logger = logging.getLogger(__name__)
 
 # The sync lock carries an owner token (only its holder releases or extends it) and a short TTL that a thread renews
 # while the sync runs: a killed sync frees its cluster within LOCK_TIMEOUT instead of blocking syncs for minutes.
-LOCK_TIMEOUT = 60
-LOCK_RENEW_SECONDS = 15
+LOCK_TIMEOUT = settings.FLUXPLANE_SYNC_LOCK_SECONDS
+LOCK_RENEW_SECONDS = LOCK_TIMEOUT / 4
 ANALYZE_AFTER_ROWS = 5000  # rows + edges written by one sync after which PostgreSQL's statistics are refreshed
 _UPDATE_FIELDS = [
     "api_group", "api_version", "kind", "family", "namespace", "name", "labels", "annotations", "spec", "status",

@@ -5,9 +5,11 @@ from __future__ import annotations
 from controlplane.dispatch import register
 from controlplane.kube import KubeError, KubeUnreachable
 from controlplane.runners import JobFailed, JobRunner, RetryLater
-from gitops import GitOpsError, ProviderUnavailable
+from gitops import GitOpsError, ProviderUnavailable, PushConflict
 from playbooks.library import get_playbook
 from playbooks.models import PlaybookRun
+
+MAX_PATCH_IN_LOG = 100_000
 
 
 @register
@@ -46,5 +48,9 @@ class PlaybookRunner(JobRunner):
             # GitOps playbooks resume from their durable steps (pushed branch reused, pull request found), so
             # trying again later duplicates nothing.
             raise RetryLater(str(exc)) from None
+        except PushConflict as exc:
+            if exc.patch:  # nothing is lost: the change stays on the run, ready for `git am`
+                self.log(f"the change that was not pushed, as a patch:\n{exc.patch[:MAX_PATCH_IN_LOG]}", "warning")
+            raise JobFailed(str(exc)) from None
         except GitOpsError as exc:
             raise JobFailed(str(exc)) from None

@@ -17,6 +17,7 @@ import threading
 
 from .controllers import Controller, ControllerRunner
 from .errors import ApiError
+from .faults import Faults
 from .registry import Registry, ResourceType
 from .server import SimHTTPServer
 from .store import Event, Store, Watch
@@ -52,6 +53,7 @@ class Simulator:
         self._server: SimHTTPServer | None = None
         self._thread: threading.Thread | None = None
         self.url: str | None = None
+        self.faults = Faults()  # outage / hold switches of the HTTP API (simulator/faults.py)
         if workloads:
             self.add_controller(WorkloadController())
 
@@ -69,6 +71,7 @@ class Simulator:
             return self.url  # type: ignore[return-value]
         self._server = SimHTTPServer((host, port), self.store)
         self._server.bookmark_seconds = self.bookmark_seconds
+        self._server.faults = self.faults
         self.url = f"http://{host}:{self._server.server_address[1]}"
         self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.1},
                                         name="sim-http", daemon=True)
@@ -98,6 +101,7 @@ class Simulator:
         with _RUNNING_LOCK:
             if self.url and _RUNNING.get(self.url) is self:
                 del _RUNNING[self.url]
+        self.faults.clear()  # a held request must not keep a server thread
         if self._server is not None:
             self._server.stopping.set()
             self._server.shutdown()

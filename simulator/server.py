@@ -10,6 +10,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from . import discovery, errors, podlogs
+from .faults import Faults
 from .registry import ResourceType
 from .selectors import SelectorError
 from .store import Event, Store
@@ -33,6 +34,7 @@ class SimHTTPServer(ThreadingHTTPServer):
         self.audit: list[tuple[str, str, dict[str, str]]] | None = None
         # How often a watch with allowWatchBookmarks gets a BOOKMARK while idle (the real server: about a minute).
         self.bookmark_seconds = 60.0
+        self.faults = Faults()  # outage / hold switches (simulator/faults.py)
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -97,6 +99,13 @@ class Handler(BaseHTTPRequestHandler):
             self.server.audit.append((self.command, url.path, dict(self.q)))
         parts = [p for p in url.path.split("/") if p]
         try:
+            held = self.server.faults.take_hold(self.command, url.path, "before")
+            if held is not None:
+                self.server.faults.wait(held)
+            status = self.server.faults.outage_status(self.command)
+            if status is not None:
+                raise errors.ApiError(status, "ServiceUnavailable", "the server is currently unable to handle the "
+                                      "request (simulated outage)")
             if self.command in ("POST", "PUT", "PATCH") or self.command == "DELETE":
                 ctype = self.headers.get("Content-Type", JSON)
                 self.body = self._parsed_body(ctype)

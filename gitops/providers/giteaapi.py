@@ -13,7 +13,7 @@ from urllib.parse import quote
 
 import requests
 
-from ..errors import ProviderError
+from ..errors import ProviderError, ProviderUnavailable
 
 
 @dataclass(frozen=True)
@@ -59,6 +59,10 @@ class GiteaApiError(ProviderError):
         self.status = status
 
 
+class GiteaUnavailable(GiteaApiError, ProviderUnavailable):
+    """Gitea answered 5xx: the same request may succeed later."""
+
+
 class GiteaClient:
     """One repository on a Gitea or Forgejo server. ``api_url`` is the server (``https://git.example.com``) or its
     ``/api/v1`` URL; the token is sent as ``Authorization: token …`` and never logged."""
@@ -74,18 +78,19 @@ class GiteaClient:
             self.session.headers["Authorization"] = f"token {token}"
 
     def request(self, method: str, path: str, json: Any = None, params: dict[str, Any] | None = None) -> Any:
-        """One call; the decoded JSON body (None when empty). Raises GiteaApiError on an error status and
-        ProviderError when the server cannot be reached."""
+        """One call; the decoded JSON body (None when empty). Raises GiteaApiError on an error status (GiteaUnavailable
+        on 5xx) and ProviderUnavailable when the server cannot be reached (a later retry may succeed)."""
         try:
             response = self.session.request(method, self.api + path, json=json, params=params, timeout=self.timeout)
         except requests.RequestException as exc:
-            raise ProviderError(f"cannot reach Gitea at {self.api}: {type(exc).__name__}") from None
+            raise ProviderUnavailable(f"Gitea did not answer at {self.api} ({type(exc).__name__})") from None
         if response.status_code >= 400:
             try:
                 message = response.json().get("message") or response.reason
             except ValueError:
                 message = response.reason
-            raise GiteaApiError(response.status_code, str(message))
+            error = GiteaUnavailable if response.status_code >= 500 else GiteaApiError
+            raise error(response.status_code, str(message))
         return response.json() if response.content else None
 
     def paged(self, path: str, params: dict[str, Any] | None = None, limit: int = 50) -> list[Any]:

@@ -9,6 +9,18 @@ from ..errors import MergeConflict, ProviderError, ProviderUnavailable
 from .base import PullRequestInfo, PullRequestProvider, Review, is_loopback, repo_full_name, summarize_checks
 
 
+class GitHubError(ProviderError):
+    """GitHub refused a request; ``message`` is what it said."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(f"GitHub answered {status}: {message}")
+        self.status, self.message = status, message
+
+
+class GitHubUnavailable(GitHubError, ProviderUnavailable):
+    """GitHub answered 5xx: the same request may succeed later."""
+
+
 class GitHubProvider(PullRequestProvider):
     """Pull requests on GitHub (or GitHub Enterprise, or the simulator) through PyGithub."""
 
@@ -54,8 +66,8 @@ class GitHubProvider(PullRequestProvider):
             return fn(*args, **kwargs)
         except GithubException as exc:
             message = (exc.data or {}).get("message") if isinstance(exc.data, dict) else str(exc.data)
-            error = ProviderUnavailable if exc.status >= 500 else ProviderError
-            raise error(f"GitHub answered {exc.status}: {message}") from None
+            error = GitHubUnavailable if exc.status >= 500 else GitHubError
+            raise error(exc.status, str(message)) from None
         except RequestException as exc:
             raise ProviderUnavailable(f"GitHub did not answer ({type(exc).__name__})") from None
 
@@ -131,14 +143,15 @@ class GitHubProvider(PullRequestProvider):
         pr = self._call(self.repo.get_pull, number)
         if pr.merged:
             return self._info(pr)
-        from github import GithubException, GithubObject
+        from github import GithubObject
 
         try:
-            pr.merge(commit_message=message or GithubObject.NotSet, merge_method=method,
-                     sha=expected_head or GithubObject.NotSet)
-        except GithubException as exc:
-            detail = exc.data.get("message") if isinstance(exc.data, dict) else exc.data
-            raise MergeConflict(f"GitHub refused to merge #{number}: {detail}") from None
+            self._call(pr.merge, commit_message=message or GithubObject.NotSet, merge_method=method,
+                       sha=expected_head or GithubObject.NotSet)
+        except ProviderUnavailable:
+            raise  # GitHub did not decide (5xx, no answer): the merge is tried again later
+        except ProviderError as exc:
+            raise MergeConflict(f"GitHub refused to merge #{number}: {exc.message}") from None
         return self._info(self._call(self.repo.get_pull, number))
 
     def close(self, number: int) -> PullRequestInfo:

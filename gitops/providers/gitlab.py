@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from ..errors import MergeConflict, ProviderError
+from ..errors import MergeConflict, ProviderError, ProviderUnavailable
 from .base import PullRequestInfo, PullRequestProvider, Review, is_loopback, summarize_checks
 
 GITLAB_COM = "https://gitlab.com"
@@ -18,6 +18,26 @@ def instance_url(api_url: str) -> str:
     may paste: the instance, its ``/api/v4`` URL, or nothing (gitlab.com)."""
     url = (api_url or GITLAB_COM).strip().rstrip("/")
     return url.removesuffix("/api/v4")
+
+
+class GitLabError(ProviderError):
+    """GitLab refused a request; ``message`` is what it said."""
+
+    def __init__(self, status: int | None, message: str) -> None:
+        super().__init__(f"GitLab answered {status}: {message}")
+        self.status, self.message = status, message
+
+
+class GitLabUnavailable(GitLabError, ProviderUnavailable):
+    """GitLab answered 5xx: the same request may succeed later."""
+
+
+def _provider_error(exc: Any) -> GitLabError:
+    """The ProviderError for a python-gitlab error: 5xx (or no status at all) is an outage, the rest a refusal."""
+    status = exc.response_code
+    message = exc.error_message.decode(errors="replace") if isinstance(exc.error_message, bytes) else \
+        str(exc.error_message)
+    return (GitLabUnavailable if status is None or status >= 500 else GitLabError)(status, message)
 
 
 class GitLabProvider(PullRequestProvider):
@@ -45,11 +65,15 @@ class GitLabProvider(PullRequestProvider):
 
     def _call(self, fn, *args, **kwargs):  # noqa: ANN001, ANN202
         from gitlab.exceptions import GitlabError
+        from requests import RequestException
 
         try:
             return fn(*args, **kwargs)
         except GitlabError as exc:
-            raise ProviderError(f"GitLab answered {exc.response_code}: {exc.error_message}") from None
+            raise _provider_error(exc) from None
+        except RequestException as exc:
+            # python-gitlab lets connection errors and timeouts through: the same request may succeed later.
+            raise ProviderUnavailable(f"GitLab did not answer ({type(exc).__name__})") from None
 
     @property
     def project(self):  # noqa: ANN201 — a python-gitlab Project, kept out of the public types
@@ -134,14 +158,14 @@ class GitLabProvider(PullRequestProvider):
         return self._info(self._mr(iid))
 
     def _accept(self, mr: Any, message: str, expected_head: str, when_pipeline_succeeds: bool = False) -> None:
-        from gitlab.exceptions import GitlabError
-
         extra = {"sha": expected_head} if expected_head else {}
         try:
-            mr.merge(merge_commit_message=message or None, merge_when_pipeline_succeeds=when_pipeline_succeeds or
-                     None, **extra)
-        except GitlabError as exc:
-            raise MergeConflict(f"GitLab refused to merge !{mr.iid}: {exc.error_message}") from None
+            self._call(mr.merge, merge_commit_message=message or None,
+                       merge_when_pipeline_succeeds=when_pipeline_succeeds or None, **extra)
+        except ProviderUnavailable:
+            raise  # GitLab did not decide: the merge is tried again later
+        except ProviderError as exc:
+            raise MergeConflict(f"GitLab refused to merge !{mr.iid}: {exc.message}") from None
 
     def merge_when_checks_pass(self, iid: int, message: str = "") -> PullRequestInfo:
         """Merge now if the pipeline passed; while it runs, set GitLab's "merge when pipeline succeeds" so GitLab

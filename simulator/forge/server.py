@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 from urllib.parse import parse_qsl, unquote, urlsplit
 
+from ..faults import Faults
 from .bare import BareRepo, GitError, Person
 from .changes import Change, ForgeRepo, Refused, next_id
 
@@ -139,6 +140,9 @@ class _Handler(BaseHTTPRequestHandler):
             if not split.path.startswith(sim.API_PREFIX):
                 raise Refused(404, "Not Found")
             path = split.path[len(sim.API_PREFIX):].rstrip("/") or "/"
+            status = sim.faults.outage_status(self.command)
+            if status is not None:
+                raise Refused(status, "Service Unavailable" if status == 503 else "Internal Server Error")
             query = dict(parse_qsl(split.query, keep_blank_values=True))
             body: Any = None
             if raw:
@@ -154,10 +158,16 @@ class _Handler(BaseHTTPRequestHandler):
                 params = {k: unquote(v) for k, v in match.groupdict().items() if v is not None}
                 call = Call(sim, login, self.command, params, query, body, None, dict(self.headers))
                 call.repo = sim.find_repo(params)
+                held = sim.faults.take_hold(self.command, path, "before")
+                if held is not None:
+                    sim.faults.wait(held)
                 with call.repo.git.lock if call.repo is not None else _NO_LOCK:
                     status, payload = handler(call)
                     if call.repo is not None and self.command != "GET":
                         sim.run_auto_merges(call.repo)
+                held = sim.faults.take_hold(self.command, path, "after")
+                if held is not None:  # done on the host, the answer not sent yet (outside the repository's lock)
+                    sim.faults.wait(held)
                 if isinstance(payload, list):
                     payload, headers = sim.paginate(payload, query, sim.urls_web + split.path)
                     return self._send(status, payload, headers)
@@ -208,6 +218,7 @@ class ForgeSimulator:
         self._lock = threading.Lock()
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
+        self.faults = Faults()  # outage / hold switches (simulator/faults.py)
 
     # -- lifecycle -----------------------------------------------------------------------------------------------
 
@@ -229,6 +240,7 @@ class ForgeSimulator:
         return self.base_url
 
     def stop(self) -> None:
+        self.faults.clear()  # a held request must not keep a server thread
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlencode, urlsplit
 
+from simulator.faults import Faults
 from simulator.forge.server import token_login
 
 from . import gitapi, pulls, render, web
@@ -24,6 +25,7 @@ log = logging.getLogger(__name__)
 
 DOCS = "https://docs.github.com/rest"
 DEFAULT_LOGIN = "fluxplane-bot"
+FAULTS_PATH = "/_simulator/faults"  # under the API prefix: the fault switches over HTTP (simulator/faults.py)
 Handler = Callable[[Call], tuple[int, Any]]
 
 _R = r"/repos/(?P<owner>[^/]+)/(?P<repo>[^/]+)"
@@ -143,6 +145,11 @@ class _Handler(BaseHTTPRequestHandler):
             login = sim.authenticate(self.headers.get("Authorization"))
             split = urlsplit(self.path)
             path = split.path
+            if path == sim.API_PREFIX + FAULTS_PATH and self.command == "POST":
+                return self._send(200, sim.set_faults(json.loads(raw or b"{}")))
+            status = sim.faults.outage_status(self.command)
+            if status is not None:
+                raise ApiError(status, "Service Unavailable" if status == 503 else "Server Error")
             if not path.startswith(sim.API_PREFIX):
                 raise ApiError(404, "Not Found")
             path = path[len(sim.API_PREFIX) :].rstrip("/") or "/"
@@ -182,7 +189,13 @@ class _Handler(BaseHTTPRequestHandler):
             params = {k: unquote(v) for k, v in match.groupdict().items() if v is not None}
             repo = sim.repo_state(f"{params.pop('owner')}/{params.pop('repo')}")
             call = Call(sim, urls, login, params, query, body, repo, dict(self.headers))
+            held = sim.faults.take_hold(self.command, path, "before")
+            if held is not None:
+                sim.faults.wait(held)
             status, payload = handler(call)
+            held = sim.faults.take_hold(self.command, path, "after")
+            if held is not None:  # done on "GitHub", the answer not sent yet
+                sim.faults.wait(held)
             if isinstance(payload, list):
                 payload, links = _paginate(payload, query, urls.web + urlsplit(self.path).path)
                 return self._send(status, payload, links)
@@ -244,6 +257,7 @@ class GitHubSimulator:
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
         self.urls = render.Urls(f"http://{host}:{port}")
+        self.faults = Faults()
 
     # -- lifecycle -----------------------------------------------------------------------------------------------
 
@@ -257,6 +271,7 @@ class GitHubSimulator:
         return self.base_url
 
     def stop(self) -> None:
+        self.faults.clear()  # a held request must not keep a server thread
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
@@ -285,6 +300,17 @@ class GitHubSimulator:
     @property
     def base_url(self) -> str:
         return self.urls.api
+
+    def set_faults(self, spec: Mapping[str, Any]) -> dict[str, Any]:
+        """The HTTP form of the fault switches: ``{"outage": seconds, "status": 503}`` or ``{"clear": true}``."""
+        if spec.get("clear"):
+            self.faults.clear()
+        if "outage" in spec:
+            try:
+                self.faults.outage(float(spec["outage"]), int(spec.get("status", 503)))
+            except (TypeError, ValueError) as exc:
+                raise ApiError(422, str(exc)) from None
+        return {"answered_outage": self.faults.answered_outage}
 
     # -- identities ----------------------------------------------------------------------------------------------
 

@@ -1,10 +1,14 @@
 """A production-like Fluxplane stack of real processes for the fault matrix: its own redis-server on a free port
 (stopped and started by the tests; nobody else's Redis is touched), a SQLite file in WAL mode, gunicorn, an RQ
 worker for high/default/low, an RQ worker for playbooks, the scheduler (``manage.py scheduler``), and the cluster
-simulator (in this process, so a test can play a Flux controller or take the API server down)."""
+simulator (in this process, so a test can play a Flux controller or take the API server down).
+
+With ``DATABASE_URL`` set to PostgreSQL (how the suites run before a merge), the processes share a database of their
+own on that server instead of the SQLite file (created for the row, dropped after it)."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import re
@@ -51,6 +55,33 @@ def descendants(pid: int) -> list[int]:
     return found
 
 
+def _postgres_url() -> str:
+    """A database of the row's own on the PostgreSQL server of DATABASE_URL, or "" (SQLite)."""
+    url = os.environ.get("DATABASE_URL", "")
+    if not url.startswith(("postgres://", "postgresql://")):
+        return ""
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    name = f"{parts.path.lstrip('/') or 'fluxplane'}_faults_{os.getpid()}_{next(_DATABASES)}"
+    return urlunsplit(parts._replace(path=f"/{name}"))
+
+
+_DATABASES = itertools.count()
+
+
+def _admin_sql(url: str, statement: str) -> None:
+    """CREATE/DROP the database of ``url`` through the server's ``postgres`` database."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    import psycopg
+    from psycopg import sql
+
+    parts = urlsplit(url)
+    with psycopg.connect(urlunsplit(parts._replace(path="/postgres")), autocommit=True) as conn:
+        conn.execute(sql.SQL(statement).format(sql.Identifier(parts.path.lstrip("/"))))
+
+
 def record(row: str, **figures) -> None:
     """One JSON line per matrix row (docs/operations.md shows them); printed too, never asserted on."""
     line = json.dumps({"row": row, **figures})
@@ -65,6 +96,7 @@ class Stack:
         self.redis_port, self.web_port = free_port(), free_port()
         self.url = f"http://127.0.0.1:{self.web_port}"
         self.db = tmp_path / "data" / "fluxplane.sqlite3"
+        self.postgres = _postgres_url()
         self.env = clean_env(os.environ)
         self.env.update({
             "FLUXPLANE_DEMO": "1", "FLUXPLANE_DATA_DIR": str(tmp_path / "data"),
@@ -72,8 +104,11 @@ class Stack:
             # Short clocks so a row recovers in seconds; the mechanisms are the production ones.
             "FLUXPLANE_RUN_HEARTBEAT_SECONDS": "2", "FLUXPLANE_RUN_STALE_AFTER_SECONDS": "8",
             "FLUXPLANE_RUN_REQUEUE_AFTER_SECONDS": "5", "FLUXPLANE_EXEC_POLL_SECONDS": "0.2",
+            "FLUXPLANE_RUN_RETRY_BASE_SECONDS": "2", "FLUXPLANE_SYNC_LOCK_SECONDS": "10",
             "PYTHONUNBUFFERED": "1", "FLUXPLANE_HEARTBEAT_DIR": str(tmp_path / "heartbeats"),
         })
+        if self.postgres:
+            self.env["DATABASE_URL"] = self.postgres
         self.cluster_url = cluster_url
         self.procs: dict[str, subprocess.Popen] = {}
         self.redis: subprocess.Popen | None = None
@@ -130,10 +165,13 @@ class Stack:
 
     def boot(self) -> None:
         self.start_redis()
+        if self.postgres:
+            _admin_sql(self.postgres, "CREATE DATABASE {}")
         self.manage("migrate", "--noinput", "-v", "0")
         self.manage("collectstatic", "--noinput", "-v", "0")
-        # The processes share one SQLite file: WAL mode, set by the settings on every connection, persists in it.
-        assert self.sql("PRAGMA journal_mode") == [("wal",)]
+        if not self.postgres:
+            # The processes share one SQLite file: WAL mode, set by the settings on every connection, persists.
+            assert self.sql("PRAGMA journal_mode") == [("wal",)]
         login = self.manage("ensure_admin")
         self.username, self.password = re.search(r"login: (\S+) / (\S+)", login).groups()
         self.manage("shell", "-c", "from controlplane.models import Cluster; Cluster.objects.create(name='c', "
@@ -172,9 +210,19 @@ class Stack:
         if self.redis and self.redis.poll() is None:
             self.redis.terminate()
             self.redis.wait(timeout=15)
+        if self.postgres:
+            _admin_sql(self.postgres, "DROP DATABASE IF EXISTS {} WITH (FORCE)")
 
     # ------------------------------------------------------------------ observing
     def sql(self, query: str, *params) -> list[tuple]:
+        """A query on the stack's database (``?`` placeholders), committed; its rows (JSON columns as text)."""
+        if self.postgres:
+            import psycopg
+
+            with psycopg.connect(self.postgres, autocommit=True) as conn:
+                cursor = conn.execute(query.replace("?", "%s"), params)
+                rows = cursor.fetchall() if cursor.description else []
+            return [tuple(json.dumps(v) if isinstance(v, (dict, list)) else v for v in row) for row in rows]
         with sqlite3.connect(self.db, timeout=20) as conn:
             return conn.execute(query, params).fetchall()
 
@@ -182,6 +230,18 @@ class Stack:
         rows = self.sql("SELECT status, attempts, error FROM playbooks_playbookrun WHERE id = ?", pk)
         status, attempts, error = rows[0]
         return {"status": status, "attempts": attempts, "error": error}
+
+    def start_sync(self) -> int:
+        """Ask for a sync of cluster c as a person does ("Sync now": a SystemRun on the high queue); its id."""
+        out = self.manage("shell", "-c", "from controlplane.jobs import start_system_job; "
+                          "print(start_system_job('sync', parameters={'cluster': 'c'}).pk)")
+        return int(out.strip().splitlines()[-1])
+
+    def system_run(self, pk: int) -> dict:
+        status, attempts, error, result, log = self.sql(
+            "SELECT status, attempts, error, result, log FROM controlplane_systemrun WHERE id = ?", pk)[0]
+        return {"status": status, "attempts": attempts, "error": error, "result": json.loads(result or "null"),
+                "log": [line["message"] for line in json.loads(log or "[]")]}
 
     def object_id(self, kind: str, namespace: str, name: str) -> int:
         return self.sql("SELECT id FROM graph_kubeobject WHERE kind = ? AND namespace = ? AND name = ? AND "

@@ -7,10 +7,12 @@ from __future__ import annotations
 import re
 import time
 
+import redis
 import requests
 
 from tests.faults.conftest import FakeFluxController, descendants, record
 from tests.graph.conftest import wait_for
+from tests.graph.flux_tree import app
 
 
 def test_redis_stopped_and_restarted(stack, simulator):
@@ -98,3 +100,42 @@ def test_api_server_down_during_an_exec_run(stack, simulator):
     assert page.status_code == 200  # the mirror is still shown
     record("API server down", outcome=row["status"], error=row["error"][:80], runs_lost=0, duplicates=0,
            seconds_to_clear_error=round(time.monotonic() - stopped_at, 1))
+
+
+def test_sync_killed(stack, simulator):
+    [(cluster,)] = stack.sql("SELECT id FROM controlplane_cluster WHERE name = 'c'")
+    stack.sql("UPDATE controlplane_cluster SET sync_interval_seconds = 86400 WHERE id = ?", cluster)  # no cron syncs
+    lock_key = f"fluxplane:sync:{cluster}"
+    queue = redis.Redis(host="127.0.0.1", port=stack.redis_port, db=0)
+    held = simulator.faults.hold("GET", r"^/apis/apps/v1/deployments$")  # the sync is mid-way through its lists
+    first = stack.start_sync()
+    assert held.wait_reached(120), "the sync never listed Deployments"
+    assert stack.system_run(first)["status"] == "running" and queue.exists(lock_key)
+    stack.kill_supervised("worker")
+    killed_at = time.monotonic()
+    held.release()
+    assert 0 < queue.ttl(lock_key) <= 10  # the dead sync's lock is still there, with a short TTL
+
+    app(simulator, "late", "ghcr.io/stefanprodan/podinfo:6.9.2")  # only a sync that really runs mirrors it
+    second = stack.start_sync()  # asked for while the dead sync's lock is held
+
+    def ended() -> bool:
+        return all(stack.system_run(pk)["status"] in ("succeeded", "failed", "errored") for pk in (first, second))
+
+    wait_for(ended, timeout=180, interval=0.3, what="both syncs to end")
+    recovered = time.monotonic() - killed_at
+    runs = {pk: stack.system_run(pk) for pk in (first, second)}
+    assert [run["status"] for run in runs.values()] == ["succeeded", "succeeded"], runs
+    assert runs[first]["attempts"] >= 2, runs[first]  # the killed sync ran again
+    for run in runs.values():  # each one that says "succeeded" synced: it counted the cluster's objects
+        assert run["result"]["c"]["objects"] > 0, run
+    assert stack.sql("SELECT COUNT(*) FROM graph_kubeobject WHERE kind = 'HelmRelease' AND name = 'late' AND "
+                     "deleted_at IS NULL") == [(1,)]
+    assert stack.sql("SELECT COUNT(*) FROM (SELECT 1 FROM graph_kubeobject WHERE deleted_at IS NULL GROUP BY "
+                     "cluster_id, api_group, kind, namespace, name HAVING COUNT(*) > 1) AS twins") == [(0,)]
+    waited = sum(line.startswith("another sync holds the lock of c") for run in runs.values() for line in run["log"])
+    assert not queue.exists(lock_key)  # released by its owner, not left to expire
+    assert stack.sql("SELECT COUNT(*) FROM controlplane_systemrun WHERE status NOT IN ('succeeded', 'failed', "
+                     "'errored', 'cancelled')") == [(0,)]
+    record("sync SIGKILLed (its lock left behind)", outcome="succeeded", attempts=runs[first]["attempts"],
+           runs_lost=0, duplicates=0, waits_on_the_dead_lock=waited, recover_seconds=round(recovered, 1))

@@ -438,3 +438,28 @@ def test_register_existing_bare_repo(tmp_path: Path) -> None:
     assert sim.repo_path("org/existing") == bare
     with pytest.raises(ValueError):
         sim.add_repo("org/existing", bare)
+
+
+def test_fault_switches_over_http(gh: Env) -> None:
+    """A simulator started on its own is put into an outage (and out of it) through its fault endpoint."""
+
+    def call(path: str, body: dict | None = None) -> tuple[int, dict]:
+        request = urllib.request.Request(gh.sim.base_url + path, data=json.dumps(body).encode() if body else None,
+                                         headers={"Authorization": "token alice-token"},
+                                         method="POST" if body else "GET")
+        try:
+            with urllib.request.urlopen(request, timeout=10) as answer:  # noqa: S310 - the local simulator
+                return answer.status, json.loads(answer.read() or b"{}")
+        except urllib.error.HTTPError as err:
+            return err.code, json.loads(err.read() or b"{}")
+
+    assert call(f"/repos/{REPO}")[0] == 200
+    assert call("/_simulator/faults", {"outage": 60, "status": 502}) == (200, {"answered_outage": 0})
+    status, payload = call(f"/repos/{REPO}")
+    assert status == 502 and payload["message"] == "Server Error"
+    with pytest.raises(GithubException) as failed:
+        gh.repo().get_pulls(state="all").totalCount  # noqa: B018 - the request is the point
+    assert failed.value.status == 502
+    assert call("/_simulator/faults", {"clear": True}) == (200, {"answered_outage": 2})
+    assert call(f"/repos/{REPO}")[0] == 200
+    assert call("/_simulator/faults", {"outage": 1, "status": 404})[0] == 422  # an outage is a 5xx
