@@ -36,6 +36,7 @@ from gitops.validate import build_check  # noqa: E402
 from gitops.yamldoc import documents  # noqa: E402
 
 WORKLOADS = ("Deployment", "StatefulSet")
+SOURCES: dict[tuple[str, str, str], dict] = {}  # (kind, namespace, name) → chart source, as its Kustomization builds it
 EXAMPLES = int(os.environ.get("CLICKOPS_BENCH_EXAMPLES", "4"))  # examples kept of each outcome but exact
 GIT_ENV = {"GIT_CONFIG_GLOBAL": "/dev/null", "GIT_CONFIG_NOSYSTEM": "1", "GIT_AUTHOR_NAME": "bench",
            "GIT_AUTHOR_EMAIL": "bench@example.com", "GIT_COMMITTER_NAME": "bench",
@@ -79,6 +80,8 @@ def objects(repo: Path, kss: list[impact.FluxKustomization]) -> list[tuple[impac
         except (GitOpsError, OSError, ValueError):
             continue
         built = render.build(str(repo), ks).objects
+        # chart sources as built (a chartRef may name a substituted ``${APP}-anubis``): _chart_name looks here first
+        SOURCES.update({key: o for key, o in built.items() if key[0] in ("OCIRepository", "HelmChart")})
         for manifest in manifests:
             try:
                 docs = documents((repo / manifest.path).read_text(encoding="utf-8"))
@@ -101,12 +104,24 @@ def _containers(doc: dict) -> list[dict]:
     return [c for c in spec.get("containers") or [] if isinstance(c, dict) and c.get("name")]
 
 
+def _source_chart(source: dict) -> tuple[str, str]:
+    """(chart name, version) of an OCIRepository (its URL ends with the chart name) or a HelmChart."""
+    spec = source.get("spec") or {}
+    if source.get("kind") == "HelmChart":
+        return str(spec.get("chart") or ""), str(spec.get("version") or "")
+    return str(spec.get("url") or "").rstrip("/").rsplit("/", 1)[-1], str((spec.get("ref") or {}).get("tag") or "")
+
+
 def _chart_name(repo: Path, doc: dict) -> tuple[str, str]:
     spec = doc.get("spec") or {}
     chart = (spec.get("chart") or {}).get("spec") or {}
     if chart.get("chart"):
         return str(chart["chart"]).rsplit("/", 1)[-1], str(chart.get("version") or "")
     ref = spec.get("chartRef") or {}
+    namespace = ref.get("namespace") or (doc.get("metadata") or {}).get("namespace") or ""
+    built = SOURCES.get((str(ref.get("kind")), namespace, str(ref.get("name"))))
+    if built is not None:
+        return _source_chart(built)
     for path in repo.rglob("*.y*ml"):  # the OCIRepository named by chartRef: its URL ends with the chart name
         if ".git" in path.parts or ref.get("name", "\0") not in path.read_text(encoding="utf-8", errors="ignore"):
             continue
@@ -117,9 +132,7 @@ def _chart_name(repo: Path, doc: dict) -> tuple[str, str]:
         for d in docs:
             if isinstance(d, dict) and d.get("kind") == ref.get("kind") and (d.get("metadata") or {}).get(
                     "name") == ref.get("name"):
-                url = str((d.get("spec") or {}).get("url") or "")
-                tag = str(((d.get("spec") or {}).get("ref") or {}).get("tag") or "")
-                return url.rstrip("/").rsplit("/", 1)[-1], tag
+                return _source_chart(d)
     return "", ""
 
 
