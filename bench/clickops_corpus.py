@@ -7,7 +7,9 @@ Each REPO is a git working tree (it is left as found); default: each fixture cop
 One JSON line per repository: attempted, exact (only the intended lines changed and the build passes), verified (of
 those, the effect proven by rendering the chart), unverified (no chart offline, with why), refused (with a reason),
 wrong, crashed, and examples of every outcome but exact. Charts come from ``--charts`` (``<name>/`` or
-``<name>-<version>.tgz``); the internet is not used.
+``<name>-<version>.tgz``; several folders separated by ``:``, the first holding a chart wins); the internet is not
+used. With a release's chart, each Deployment / StatefulSet / DaemonSet it renders is a workload to change (as a
+user picks it in the cluster); without it, the workload named like the release.
 """
 
 from __future__ import annotations
@@ -27,13 +29,15 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from gitops import GitOpsError, helmvalues, impact, kustomize, yamledit  # noqa: E402
+from gitops import GitOpsError, helmvalues, impact, kustomize, render, yamledit  # noqa: E402
 from gitops.charts import ChartUnavailable, find_in_folder  # noqa: E402
 from gitops.locate import KustomizationRef, ObjectRef, _live_identity, locate  # noqa: E402
 from gitops.validate import build_check  # noqa: E402
 from gitops.yamldoc import documents  # noqa: E402
 
 WORKLOADS = ("Deployment", "StatefulSet")
+SOURCES: dict[tuple[str, str, str], dict] = {}  # (kind, namespace, name) → chart source, as its Kustomization builds it
+EXAMPLES = int(os.environ.get("CLICKOPS_BENCH_EXAMPLES", "4"))  # examples kept of each outcome but exact
 GIT_ENV = {"GIT_CONFIG_GLOBAL": "/dev/null", "GIT_CONFIG_NOSYSTEM": "1", "GIT_AUTHOR_NAME": "bench",
            "GIT_AUTHOR_EMAIL": "bench@example.com", "GIT_COMMITTER_NAME": "bench",
            "GIT_COMMITTER_EMAIL": "bench@example.com", "PATH": os.environ.get("PATH", "/usr/bin:/bin")}
@@ -64,7 +68,9 @@ def ref_of(ks: impact.FluxKustomization) -> KustomizationRef:
 
 
 def objects(repo: Path, kss: list[impact.FluxKustomization]) -> list[tuple[impact.FluxKustomization, ObjectRef, dict]]:
-    """Every HelmRelease/Deployment/StatefulSet each Kustomization builds (first Kustomization wins a file)."""
+    """Every HelmRelease/Deployment/StatefulSet each Kustomization builds (first Kustomization wins a file), as the
+    Kustomization builds it (overlay patches and postBuild substitution applied, as the cluster — and the playbook —
+    sees it), else as written."""
     seen: set[tuple[str, int]] = set()
     out = []
     for ks in kss:
@@ -73,6 +79,9 @@ def objects(repo: Path, kss: list[impact.FluxKustomization]) -> list[tuple[impac
             manifests = list(kustomize.walk(str(repo), ks.path.lstrip("/") or ".", ks.components))
         except (GitOpsError, OSError, ValueError):
             continue
+        built = render.build(str(repo), ks).objects
+        # chart sources as built (a chartRef may name a substituted ``${APP}-anubis``): _chart_name looks here first
+        SOURCES.update({key: o for key, o in built.items() if key[0] in ("OCIRepository", "HelmChart")})
         for manifest in manifests:
             try:
                 docs = documents((repo / manifest.path).read_text(encoding="utf-8"))
@@ -85,7 +94,8 @@ def objects(repo: Path, kss: list[impact.FluxKustomization]) -> list[tuple[impac
                     continue
                 seen.add((manifest.path, i))
                 name, namespace = _live_identity(doc, manifest.layers, ref)
-                out.append((ks, ObjectRef(str(doc["kind"]), name, namespace), doc))
+                live = built.get((str(doc["kind"]), namespace, name))
+                out.append((ks, ObjectRef(str(doc["kind"]), name, namespace), live or doc))
     return out
 
 
@@ -94,12 +104,24 @@ def _containers(doc: dict) -> list[dict]:
     return [c for c in spec.get("containers") or [] if isinstance(c, dict) and c.get("name")]
 
 
+def _source_chart(source: dict) -> tuple[str, str]:
+    """(chart name, version) of an OCIRepository (its URL ends with the chart name) or a HelmChart."""
+    spec = source.get("spec") or {}
+    if source.get("kind") == "HelmChart":
+        return str(spec.get("chart") or ""), str(spec.get("version") or "")
+    return str(spec.get("url") or "").rstrip("/").rsplit("/", 1)[-1], str((spec.get("ref") or {}).get("tag") or "")
+
+
 def _chart_name(repo: Path, doc: dict) -> tuple[str, str]:
     spec = doc.get("spec") or {}
     chart = (spec.get("chart") or {}).get("spec") or {}
     if chart.get("chart"):
         return str(chart["chart"]).rsplit("/", 1)[-1], str(chart.get("version") or "")
     ref = spec.get("chartRef") or {}
+    namespace = ref.get("namespace") or (doc.get("metadata") or {}).get("namespace") or ""
+    built = SOURCES.get((str(ref.get("kind")), namespace, str(ref.get("name"))))
+    if built is not None:
+        return _source_chart(built)
     for path in repo.rglob("*.y*ml"):  # the OCIRepository named by chartRef: its URL ends with the chart name
         if ".git" in path.parts or ref.get("name", "\0") not in path.read_text(encoding="utf-8", errors="ignore"):
             continue
@@ -110,9 +132,7 @@ def _chart_name(repo: Path, doc: dict) -> tuple[str, str]:
         for d in docs:
             if isinstance(d, dict) and d.get("kind") == ref.get("kind") and (d.get("metadata") or {}).get(
                     "name") == ref.get("name"):
-                url = str((d.get("spec") or {}).get("url") or "")
-                tag = str(((d.get("spec") or {}).get("ref") or {}).get("tag") or "")
-                return url.rstrip("/").rsplit("/", 1)[-1], tag
+                return _source_chart(d)
     return "", ""
 
 
@@ -130,16 +150,50 @@ def _helm_workload(name: str, values: dict) -> tuple[helmvalues.Workload, str]:
     return helmvalues.Workload("Deployment", name), ""
 
 
+def _load_chart(repo: Path, doc: dict, charts: str | None, any_version: bool
+                ) -> tuple[helmvalues.ChartRenderer | None, str, str]:
+    """(renderer or None, chart name, why it is None) for a HelmRelease, from the ``--charts`` folder."""
+    chart, version = _chart_name(repo, doc)
+    try:
+        return helmvalues.ChartRenderer(str(find_in_folder(charts, chart, "" if any_version else version))), chart, ""
+    except (ChartUnavailable, GitOpsError) as exc:
+        return None, chart, f"chart {chart or '?'}: {exc}"
+
+
+def rendered_workloads(repo: Path, doc: dict, obj: ObjectRef, charts: str | None, any_version: bool
+                       ) -> list[tuple[helmvalues.Workload, int]]:
+    """The Deployments, StatefulSets and DaemonSets the release's chart renders with its values (with the replicas
+    they render) — what a user picks in the cluster to change; empty when the chart is not in the folder or does
+    not render (the bench then guesses the workload named like the release, as the playbook does when the
+    HelmRelease itself is picked)."""
+    renderer, _, _ = _load_chart(repo, doc, charts, any_version)
+    if renderer is None:
+        return []
+    values = (doc.get("spec") or {}).get("values") or {}
+    release = str((doc.get("spec") or {}).get("releaseName") or obj.name)
+    try:
+        rendered = renderer.render(renderer.effective(values), release, obj.namespace)
+    except GitOpsError:
+        return []
+    finally:
+        renderer.close()
+    return [(helmvalues.Workload(kind, name, tuple(c["name"] for c in _containers(found))),
+             int((found.get("spec") or {}).get("replicas") or 1))
+            for (kind, name), found in sorted(rendered.items()) if kind in (*WORKLOADS, "DaemonSet")]
+
+
 class Attempt:
-    """One object × playbook: the edit, then its classification."""
+    """One object × playbook (× the rendered workload it targets, for a HelmRelease): the edit, then its
+    classification."""
 
     def __init__(self, repo: Path, ks, obj: ObjectRef, doc: dict, playbook: str, charts: str | None,
-                 any_version: bool = False) -> None:
+                 any_version: bool = False, target: tuple[helmvalues.Workload, int] | None = None) -> None:
         self.repo, self.ks, self.obj, self.doc, self.playbook, self.charts = repo, ks, obj, doc, playbook, charts
-        self.any_version = any_version
+        self.any_version, self.target = any_version, target
         self.intended: list[tuple] = []  # leaf paths (in the edited document) the change may touch
         self.verified: bool | None = None
         self.unverified_reason = ""
+        self.chart = ""
 
     def run(self) -> None:
         loc = locate(str(self.repo), self.obj, ref_of(self.ks))
@@ -169,14 +223,15 @@ class Attempt:
             yamledit.merge_values(str(self.repo), loc, {"fluxplaneBench": {"enabled": True}})
             self.intended = [("spec", "values", "fluxplaneBench")]
             return
-        chart, version = _chart_name(self.repo, self.doc)
-        renderer = None
-        try:
-            wanted = "" if self.any_version else version
-            renderer = helmvalues.ChartRenderer(str(find_in_folder(self.charts, chart, wanted)))
-        except (ChartUnavailable, GitOpsError) as exc:
-            self.unverified_reason = f"chart {chart or '?'}: {exc}"
-        workload, container = _helm_workload(release, values)
+        renderer, chart, self.unverified_reason = _load_chart(self.repo, self.doc, self.charts, self.any_version)
+        self.chart = chart
+        replicas = 2
+        if self.target is not None:
+            workload, replicas = self.target
+            replicas += 1  # a change from what it renders now
+            container = (workload.containers or ("",))[0]
+        else:
+            workload, container = _helm_workload(release, values)
         if renderer is not None and not container:
             # the bench has no live object: the container names are those the chart renders for the workload
             try:
@@ -187,7 +242,7 @@ class Attempt:
                 container = names[0] if names else ""
             except GitOpsError:
                 pass
-        intent = {"scale": helmvalues.Intent("replicas", 2),
+        intent = {"scale": helmvalues.Intent("replicas", replicas),
                   "update-image": helmvalues.Intent("image", "ghcr.io/example/bench:1.2.3", container),
                   "update-resources": helmvalues.Intent("resources", {"requests": {"cpu": "123m"}}, container)}[
             self.playbook]
@@ -249,13 +304,21 @@ def bench(repo: Path, charts: str | None, build: bool, any_version: bool = False
     kss = [ks for ks in found if ks.source_kind == "GitRepository"]
     counts = collections.Counter()
     examples: dict[str, list[str]] = collections.defaultdict(list)
+    missing: set[str] = set()  # charts of the unverified changes: not in --charts (with a chart, exact is verified)
     for ks, obj, doc in objects(repo, kss):
-        playbooks = (("scale", "update-image", "update-resources", "update-helm-values") if obj.kind == "HelmRelease"
-                     else ("scale", "update-image", "update-resources"))
-        for playbook in playbooks:
+        runs: list[tuple[str, tuple[helmvalues.Workload, int] | None]] = [
+            (p, None) for p in ("scale", "update-image", "update-resources")]
+        if obj.kind == "HelmRelease":
+            # with the chart, each workload it renders is a pick of its own (ingress-nginx renders only
+            # ingress-nginx-controller, cert-manager three Deployments)
+            targets = rendered_workloads(repo, doc, obj, charts, any_version) or [None]
+            runs = [(p, t) for t in targets for p, _ in runs if p != "scale" or t is None or t[0].kind in WORKLOADS]
+            runs.append(("update-helm-values", None))  # a DaemonSet has no replicas to scale
+        for playbook, target in runs:
             counts["attempted"] += 1
-            attempt = Attempt(repo, ks, obj, doc, playbook, charts, any_version)
-            label = f"{playbook} {obj.kind} {obj.namespace}/{obj.name}"
+            attempt = Attempt(repo, ks, obj, doc, playbook, charts, any_version, target)
+            label = f"{playbook} {obj.kind} {obj.namespace}/{obj.name}" + (
+                f" → {target[0].kind} {target[0].name}" if target is not None else "")
             try:
                 attempt.run()
                 outcome, why = classify(repo, attempt, build)
@@ -273,18 +336,20 @@ def bench(repo: Path, charts: str | None, build: bool, any_version: bool = False
                 counts["unverified"] += 1
                 if len(examples["unverified"]) < 3:
                     examples["unverified"].append(f"{label}: {attempt.unverified_reason}")
-            if outcome != "exact" and len(examples[outcome]) < 4:
+                missing.add(attempt.chart or "?")
+            if outcome != "exact" and len(examples[outcome]) < EXAMPLES:
                 examples[outcome].append(f"{label}: {why[:300]}")
     return {"repository": repo.name, "kustomizations": len(kss), "not_git_kustomizations": len(found) - len(kss),
             **{k: counts.get(k, 0) for k in ("attempted", "exact", "verified", "unverified", "refused", "wrong",
                                                "crashed")},
-            "examples": dict(examples)}
+            "missing_charts": sorted(missing), "examples": dict(examples)}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("repos", nargs="*", help="git working trees (default: each fixture in a temporary repo)")
-    parser.add_argument("--charts", default=None, help="folder of charts to verify values paths with")
+    parser.add_argument("--charts", default=None,
+                        help=f"folder of charts to verify values paths with (several separated by {os.pathsep!r})")
     parser.add_argument("--no-build", action="store_true", help="skip kubectl kustomize after each change")
     parser.add_argument("--any-chart-version", action="store_true",
                         help="use a chart of the same name from --charts whatever its version (stand-in charts)")

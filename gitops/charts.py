@@ -2,7 +2,8 @@
 
 In order: the release's Helm storage (the ``sh.helm.release.v1.<name>.v<n>`` Secret helm-controller writes holds
 the chart it installed: metadata, templates, default values and files), then a folder of chart packages
-(``FLUXPLANE_HELM_CHARTS_DIR``, the bench's ``--charts``: ``<name>/`` directories or ``<name>-<version>.tgz``).
+(``FLUXPLANE_HELM_CHARTS_DIR``, the bench's ``--charts``: ``<name>/`` directories or ``<name>-<version>.tgz``;
+several folders separated by ``os.pathsep``).
 Charts from the internet are not fetched here. Each function answers a path to load, or a reason it cannot.
 """
 
@@ -12,6 +13,7 @@ import base64
 import binascii
 import gzip
 import json
+import os
 import re
 import tempfile
 from pathlib import Path
@@ -82,10 +84,20 @@ def chart_dir_from_release(record: dict[str, Any], into: str | Path | None = Non
 
 def find_in_folder(folder: str | Path | None, name: str, version: str = "") -> Path:
     """A chart named ``name`` in a folder of charts: ``<name>/`` (a chart directory) or ``<name>-<version>.tgz``
-    (the exact version when given, else the only/last one)."""
+    (the exact version when given, else the only/last one). ``folder`` may list several folders separated by
+    ``os.pathsep`` (``tests/fixtures/charts:simulator/flux/chart_packages``): the first that holds the chart wins."""
     if not folder or not name:
         raise ChartUnavailable("no chart folder is configured (FLUXPLANE_HELM_CHARTS_DIR)")
-    base = Path(folder)
+    bases = [Path(part) for part in str(folder).split(os.pathsep) if part]
+    for base in bases:
+        found = _in_one_folder(base, name, version)
+        if found is not None:
+            return found
+    where = ", ".join(map(str, bases))
+    raise ChartUnavailable(f"chart {name} {version} is not in {where}".replace("  ", " "))
+
+
+def _in_one_folder(base: Path, name: str, version: str) -> Path | None:
     directory = base / name
     if (directory / "Chart.yaml").is_file():
         found = YAML(typ="safe", pure=True).load((directory / "Chart.yaml").read_text()) or {}
@@ -97,7 +109,7 @@ def find_in_folder(folder: str | Path | None, name: str, version: str = "") -> P
     packages = sorted(base.glob(f"{name}-[0-9]*.tgz"))
     if packages and not _is_exact(version):
         return packages[-1]
-    raise ChartUnavailable(f"chart {name} {version} is not in {base}".replace("  ", " "))
+    return None
 
 
 def _is_exact(version: str) -> bool:

@@ -84,14 +84,29 @@ def _nest(path: list[str], leaf: Any) -> dict[str, Any]:
     return out
 
 
-def _image_values(image: str, style: str) -> dict[str, Any]:
+def _image_values(image: str, style: str, existing: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The image keys for ``image`` in the shape of ``existing`` (the chart's image mapping, when known): a
+    ``registry`` key holds the registry host apart (bitnami's registry/repository, ingress-nginx's registry/image),
+    an ``image`` key instead of ``repository`` holds the name."""
     name, tag, digest = split_image(image)
-    if style == "flat":  # podinfo's redis: repository/tag side by side with other keys
-        return {"repository": name, "tag": f"{tag}@{digest}" if tag and digest else (tag or digest or "latest")}
-    values = {"repository": name, "tag": tag or "latest"}
+    existing = existing if isinstance(existing, dict) else {}
+    out: dict[str, Any] = {}
+    if "registry" in existing:
+        host, _, rest = name.partition("/")
+        if rest and ("." in host or ":" in host or host == "localhost"):
+            out["registry"], name = host, rest
+        else:  # a Docker Hub reference: the registry the reference means, spelled out
+            out["registry"] = "docker.io"
+            name = name if "/" in name else f"library/{name}"
+    out["image" if "image" in existing and "repository" not in existing else "repository"] = name
+    if style == "flat" or (digest and "digest" not in existing and existing):
+        # podinfo's redis (repository/tag beside other keys), or a chart without a digest key: digest in the tag
+        out["tag"] = f"{tag}@{digest}" if tag and digest else (tag or digest or "latest")
+        return out
+    out["tag"] = tag or "latest"
     if digest:
-        values["digest"] = digest
-    return values
+        out["digest"] = digest
+    return out
 
 
 def _leaf(intent: Intent, image_style: str = "nested") -> tuple[list[str], Any]:
@@ -156,6 +171,9 @@ def candidates(release: str, chart: str, values: dict[str, Any], workload: Workl
     if workload.name in fullnames or workload.name == release:
         if intent.field == "replicas":
             out.append(Candidate({"replicaCount": intent.value}, "replicaCount", "top-level"))
+        elif intent.field == "image" and isinstance(values.get("image"), dict):
+            out.append(Candidate({"image": _image_values(intent.value, "nested", values["image"])}, "image",
+                                 "top-level"))
         else:
             sub, leaf = _leaf(intent)
             out.append(Candidate(_nest(sub, leaf), ".".join(sub), "top-level"))
@@ -175,8 +193,8 @@ def _component(prefix: str, section: dict[str, Any], intent: Intent) -> list[Can
                 for key in ("replicaCount", "replicas") if key in section]
     if intent.field == "image":
         if isinstance(section.get("image"), dict):
-            sub, leaf = _leaf(intent)
-            return [Candidate({prefix: _nest(sub, leaf)}, f"{prefix}.image", "prefix")]
+            return [Candidate({prefix: {"image": _image_values(intent.value, "nested", section["image"])}},
+                              f"{prefix}.image", "prefix")]
         if "repository" in section or "tag" in section:
             return [Candidate({prefix: _image_values(intent.value, "flat")}, f"{prefix}.repository/tag", "prefix")]
         return []
@@ -184,6 +202,59 @@ def _component(prefix: str, section: dict[str, Any], intent: Intent) -> list[Can
         sub, leaf = _leaf(intent)
         return [Candidate({prefix: _nest(sub, leaf)}, f"{prefix}.resources", "prefix")]
     return []
+
+
+PROBE_LIMIT = 16  # renders a probe may spend on one change (each candidate is one render)
+_PROBE_DEPTH = 8
+
+
+def _current(obj: dict, intent: Intent) -> Any:
+    """What the intended field of the rendered object holds now (replicas, the container's image or resources)."""
+    if intent.field == "replicas":
+        return (obj.get("spec") or {}).get("replicas", 1)
+    _, pod = _pod_spec(obj)
+    for container in [*(pod.get("containers") or []), *(pod.get("initContainers") or [])]:
+        if container.get("name") == intent.container:
+            return container.get(intent.field) or ({} if intent.field == "resources" else "")
+    return None
+
+
+def _mappings(values: Any, path: tuple[str, ...] = ()) -> list[tuple[tuple[str, ...], dict[str, Any]]]:
+    """Every mapping of the values tree with its key path (lists are not entered: a chart indexes them rarely)."""
+    if not isinstance(values, dict) or len(path) > _PROBE_DEPTH:
+        return []
+    out = [(path, values)]
+    for key, value in values.items():
+        if isinstance(key, str):
+            out.extend(_mappings(value, path + (key,)))
+    return out
+
+
+def probe_candidates(values: dict[str, Any], rendered: dict, intent: Intent) -> list[Candidate]:
+    """Values paths found by what the picked object renders now, for charts of no known shape (kube-prometheus-
+    stack's ``prometheusOperator.image``, loki's ``singleBinary.replicas``): a ``replicas``/``replicaCount`` that
+    holds the rendered replicas, an image mapping whose name is in the rendered image, a ``resources`` mapping equal
+    to the rendered resources. Only a guess until rendered: :func:`prove` keeps one only when the rendered diff is
+    exactly the intended field."""
+    current = _current(rendered, intent)
+    if current is None:
+        return []
+    out: list[Candidate] = []
+    for path, node in _mappings(values):
+        if intent.field == "replicas":
+            out += [Candidate(_nest([*path, key], intent.value), ".".join([*path, key]), "probed")
+                    for key in ("replicas", "replicaCount")
+                    if isinstance(node.get(key), int) and not isinstance(node[key], bool) and node[key] == current]
+        elif intent.field == "image":
+            name = node.get("repository") if isinstance(node.get("repository"), str) else node.get("image")
+            if isinstance(name, str) and name and name in str(current):
+                style = "nested" if path and path[-1] == "image" else "flat"
+                out.append(Candidate(_nest(list(path), _image_values(intent.value, style, node)),
+                                     ".".join(path) or "(top level)", "probed"))
+        elif isinstance(node.get("resources"), dict) and node["resources"] == current:
+            sub, leaf = _leaf(intent)
+            out.append(Candidate(_nest([*path, *sub], leaf), ".".join([*path, *sub]), "probed"))
+    return out
 
 
 # ------------------------------------------------------------------------------------------------ rendering
@@ -316,14 +387,21 @@ def prove(release: str, namespace: str, release_values: dict[str, Any], workload
     found = candidates(release, chart.name if chart else chart_name, effective, workload, intent)
     what = f"the {intent.field} of {workload.kind} {workload.name}" + (
         f" (container {intent.container})" if intent.container else "")
-    if not found:
-        raise NotEditable(f"no values path of the known chart shapes drives {what}; set the values with Update "
+    no_path = NotEditable(f"no values path of the known chart shapes drives {what}; set the values with Update "
                           f"Helm values")
     if chart is None:
+        if not found:
+            raise no_path
         return Proof(found[0], False, unavailable or "the chart could not be loaded")
     before = chart.render(effective, release, namespace)
     if (workload.kind, workload.name) not in before:
         raise NotEditable(f"the chart does not render {workload.kind} {workload.name} with the release's values")
+    # With the chart, a path of no known shape can be found too: by what the object renders now, then proven.
+    known = {c.path for c in found}
+    found += [c for c in probe_candidates(effective, before[(workload.kind, workload.name)], intent)
+              if c.path not in known][:PROBE_LIMIT]
+    if not found:
+        raise no_path
     tried = []
     for candidate in found:
         try:

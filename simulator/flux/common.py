@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import re
 import time
 from typing import Any
@@ -14,6 +15,8 @@ from .. import errors, running
 from ..controllers import Controller
 from ..defaults import apply_defaults
 from ..store import Store, clone
+
+log = logging.getLogger(__name__)
 
 # Annotations the flux CLI writes (fluxcd/pkg apis/meta/annotations.go, helm-controller api/v2/annotations.go).
 REQUESTED_AT = "reconcile.fluxcd.io/requestedAt"
@@ -339,6 +342,29 @@ class FluxController(Controller):
             if t >= at:
                 del self._due[item]
                 self.enqueue(*item)
+
+
+
+def acknowledge_request(obj: dict, status: dict) -> None:
+    """Record the reconcile request (``reconcile.fluxcd.io/requestedAt``) the run began with as handled: the flux
+    CLI waits for ``lastHandledReconcileAt`` to match."""
+    ann = obj["metadata"].get("annotations") or {}
+    if ann.get(REQUESTED_AT):
+        status["lastHandledReconcileAt"] = ann[REQUESTED_AT]
+
+
+def write_status(store: Store, key: str, obj: dict, status: dict) -> None:
+    """Write ``status`` onto the live object of ``obj`` when it differs; a conflict or a vanished object is left to
+    the next reconcile."""
+    live = store.peek_key(key, obj["metadata"]["namespace"], obj["metadata"]["name"])
+    if live is None or live.get("status") == status:
+        return
+    new = clone(live)
+    new["status"] = clone(status)
+    try:
+        store.update_status(new)
+    except errors.ApiError as e:
+        log.debug("status of %s not written: %s", describe(obj), e)
 
 
 # ------------------------------------------------------------------ remote targets (spec.kubeConfig)

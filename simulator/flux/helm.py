@@ -21,7 +21,6 @@ from .common import (
     RESET_AT,
     SOURCE_GROUP,
     Applier,
-    FluxController,
     KubeConfigError,
     del_condition,
     describe,
@@ -32,11 +31,11 @@ from .common import (
     kstatus,
     parse_duration,
     parse_object_id,
-    remote_applier,
     set_condition,
 )
 from .events import EventRecorder
 from .helmengine import RenderError
+from .reconciler import FluxKindController
 from .release import (
     ValuesError,
     compose_values,
@@ -67,29 +66,18 @@ class ReleaseWait:
     deadline: float
 
 
-class HelmController(FluxController):
+class HelmController(FluxKindController):
     """Reconciles HelmReleases; watches HelmCharts and OCIRepositories for new chart versions."""
 
     resources = (K_HR, K_CHART, K_OCI)
+    kind_key, component = K_HR, COMPONENT
 
     def __init__(self, recorder: EventRecorder, applier: Applier, dependency_requeue: float = 5.0) -> None:
-        super().__init__()
-        self.recorder = recorder
-        self.applier = applier
-        self.target = applier  # where the release is installed (another simulator with spec.kubeConfig)
-        self._remote: dict[int, Applier] = {}
-        self.dependency_requeue = dependency_requeue
-        self._waits: dict[tuple[str, str], ReleaseWait] = {}
-        self._blocked: set[tuple[str, str]] = set()
-        self._deleted: dict[tuple[str, str], dict] = {}
+        super().__init__(recorder, applier, dependency_requeue)
+        self._waits: dict[tuple[str, str], ReleaseWait] = {}  # installs/upgrades waiting for their resources
 
     def handle(self, event: Event) -> None:
-        m = event.obj["metadata"]
-        ns, name = m.get("namespace", ""), m["name"]
-        if event.key == K_HR:
-            if event.type == "DELETED":
-                self._deleted[(ns, name)] = event.obj
-            self.enqueue(K_HR, ns, name)
+        ns, name = self._note(event)
         if self.store is None:
             return
         for ent in self.store.list_entries(self.store.resolve(K_HR))[0]:
@@ -110,33 +98,12 @@ class HelmController(FluxController):
             if hit:
                 self.enqueue(K_HR, on["namespace"], on["name"])
 
-    def resync(self) -> None:
-        super().resync()
-        for ns, name in list(self._waits):
-            self.enqueue(K_HR, ns, name)
-
     # ------------------------------------------------------------ reconcile
     def reconcile(self, key: str, namespace: str, name: str) -> None:
-        assert self.store is not None
-        if key != K_HR:
+        obj = self._begin(key, namespace, name)
+        if obj is None or (obj.get("spec") or {}).get("suspend"):
             return
-        self.target = self.applier
         ident = (namespace, name)
-        obj = self.store.peek_key(K_HR, namespace, name)
-        gone = self._deleted.pop(ident, None)
-        if obj is None:
-            self._waits.pop(ident, None)
-            self._blocked.discard(ident)
-            self.forget(K_HR, namespace, name)
-            if gone is not None:
-                try:
-                    self.target = self._target_of(gone)
-                except KubeConfigError:
-                    return  # the remote cluster cannot be reached: its release stays, as with Flux
-                self._uninstall(gone)
-            return
-        if obj["metadata"].get("deletionTimestamp") or (obj.get("spec") or {}).get("suspend"):
-            return
         wait = self._waits.get(ident)
         if wait is not None:
             if self._token(wait.started_obj) == self._token(obj):
@@ -148,12 +115,8 @@ class HelmController(FluxController):
                 self._poll(obj, wait)
                 return
             self._waits.pop(ident)
-        hint = self._chart_hint(obj)
-        attempted = (obj.get("status") or {}).get("lastAttemptedRevision")
-        if not (self.should_run(K_HR, obj) or ident in self._blocked or (hint and hint != attempted)):
-            return
-        self._blocked.discard(ident)
-        self._reconcile(obj)
+        if self._needs_run(obj, self._chart_hint(obj)):
+            self._reconcile(obj)
 
     def _chart_hint(self, obj: dict) -> str | None:
         """The chart version the source offers now, to notice new versions without a spec change."""
@@ -451,18 +414,9 @@ class HelmController(FluxController):
         return None
 
     def _fail_early(self, obj: dict, status: dict, reason: str, message: str, requeue: float) -> None:
-        gen = obj["metadata"].get("generation", 1)
-        set_condition(status, "Ready", "False", reason, message, gen)
-        rc = get_condition({"status": status}, "Reconciling")
-        if rc is not None:
-            set_condition(status, "Reconciling", "True", "ProgressingWithRetry", rc.get("message", ""), gen)
-        self._finalize(obj, status)
-        old = get_condition(obj, "Ready") or {}
-        self._write(obj, status)
-        if old.get("message") != message:
-            self.recorder.record(obj, "Warning", reason, message, COMPONENT)
-        self.done(K_HR, obj, requeue)
-        return None
+        # An event only when the message is new: a release waiting on its chart is retried often.
+        self._not_ready(obj, status, reason, message, requeue,
+                        event=(get_condition(obj, "Ready") or {}).get("message") != message)
 
     @staticmethod
     def _clear_failures(status: dict) -> None:
@@ -470,35 +424,19 @@ class HelmController(FluxController):
             status.pop(k, None)
         del_condition(status, "Stalled")
 
-    @staticmethod
-    def _finalize(obj: dict, status: dict) -> None:
-        ann = obj["metadata"].get("annotations") or {}
-        if ann.get(REQUESTED_AT):
-            status["lastHandledReconcileAt"] = ann[REQUESTED_AT]
-
-    def _write(self, obj: dict, status: dict) -> None:
-        live = self.store.peek_key(K_HR, obj["metadata"]["namespace"], obj["metadata"]["name"])  # type: ignore
-        if live is None or live.get("status") == status:
-            return
-        new = clone(live)
-        new["status"] = clone(status)
-        try:
-            self.store.update_status(new)  # type: ignore[union-attr]
-        except errors.ApiError as e:
-            log.debug("status of HelmRelease %s not written: %s", obj["metadata"]["name"], e)
-
     def _delete_entries(self, entries: list[dict]) -> None:
         for e in entries:
-            ns, name, group, kind = parse_object_id(e["id"])
-            rt = self.target.store.registry.by_kind(f"{group}/{e.get('v')}" if group else e.get("v", "v1"), kind)  # type: ignore
+            ns, name, _, _ = parse_object_id(e["id"])
+            rt = self._entry_type(e)
             if rt is not None:
                 self.target.delete(rt.key, ns, name)
 
-    def _target_of(self, obj: dict) -> Applier:
-        return remote_applier(self.store, obj, self.applier, self._remote)  # type: ignore[arg-type]
-
-    def _uninstall(self, gone: dict) -> None:
+    def _finalize_delete(self, gone: dict) -> None:
         """helm uninstall on HelmRelease deletion: remove the release's objects (CRDs are kept, as Helm does)."""
+        try:
+            self.target = self._target_of(gone)
+        except KubeConfigError:
+            return  # the remote cluster cannot be reached: its release stays, as with Flux
         entries = ((gone.get("status") or {}).get("inventory") or {}).get("entries") or []
         self._delete_entries([e for e in entries if not e["id"].endswith("_CustomResourceDefinition")])
 

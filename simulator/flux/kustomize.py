@@ -15,24 +15,21 @@ from .common import (
     K_KS,
     K_OCI,
     KS_GROUP,
-    REQUESTED_AT,
     SOURCE_KEYS,
     Applier,
-    FluxController,
     KubeConfigError,
     del_condition,
     describe,
     format_duration,
-    get_condition,
     inventory,
     is_ready,
     kstatus,
     parse_duration,
     parse_object_id,
-    remote_applier,
     set_condition,
 )
 from .events import EventRecorder
+from .reconciler import FluxKindController
 from .source import ArtifactStorage
 
 log = logging.getLogger(__name__)
@@ -61,32 +58,22 @@ class ReconcileError(Exception):
         self.reason = reason
 
 
-class KustomizeController(FluxController):
+class KustomizeController(FluxKindController):
     """Reconciles Kustomizations; watches sources so a new revision triggers a build at once."""
 
     resources = (K_KS, K_GIT, K_OCI)
+    kind_key, component = K_KS, COMPONENT
 
     def __init__(self, storage: ArtifactStorage, recorder: EventRecorder, applier: Applier,
                  dependency_requeue: float = 5.0) -> None:
-        super().__init__()
+        super().__init__(recorder, applier, dependency_requeue)
         self.storage = storage
-        self.recorder = recorder
-        self.applier = applier
-        self.target = applier  # the applier of the Kustomization being reconciled (remote with spec.kubeConfig)
-        self._remote: dict[int, Applier] = {}
-        self.dependency_requeue = dependency_requeue
-        self._health: dict[tuple[str, str], HealthWait] = {}
-        self._blocked: set[tuple[str, str]] = set()  # waiting on dependencies or a source
-        self._deleted: dict[tuple[str, str], dict] = {}
+        self._waits: dict[tuple[str, str], HealthWait] = {}  # health checks in flight
 
     # ------------------------------------------------------------ event routing
     def handle(self, event: Event) -> None:
-        m = event.obj["metadata"]
-        ns, name = m.get("namespace", ""), m["name"]
+        ns, name = self._note(event)
         if event.key == K_KS:
-            if event.type == "DELETED":
-                self._deleted[(ns, name)] = event.obj
-            self.enqueue(K_KS, ns, name)
             # Dependents wait on this one: wake them instead of waiting for their requeue.
             if self.store is not None and is_ready(event.obj):
                 for ent in self.store.list_entries(self.store.resolve(K_KS))[0]:
@@ -104,47 +91,26 @@ class KustomizeController(FluxController):
                     (ref.get("namespace") or ent.obj["metadata"]["namespace"]) == ns:
                 self.enqueue(K_KS, ent.obj["metadata"]["namespace"], ent.obj["metadata"]["name"])
 
-    def resync(self) -> None:
-        super().resync()
-        for ns, name in list(self._health):
-            self.enqueue(K_KS, ns, name)
-
     # ------------------------------------------------------------ reconcile
     def reconcile(self, key: str, namespace: str, name: str) -> None:
-        assert self.store is not None
-        if key != K_KS:
-            return
-        self.target = self.applier
-        ident = (namespace, name)
-        obj = self.store.peek_key(K_KS, namespace, name)
-        gone = self._deleted.pop(ident, None)
+        obj = self._begin(key, namespace, name)
         if obj is None:
-            self._health.pop(ident, None)
-            self._blocked.discard(ident)
-            self.forget(K_KS, namespace, name)
-            if gone is not None:
-                self._finalize_delete(gone)
             return
-        if obj["metadata"].get("deletionTimestamp"):
-            return
-        spec = obj.get("spec") or {}
-        if spec.get("suspend"):
-            self._health.pop(ident, None)
+        ident = (namespace, name)
+        if (obj.get("spec") or {}).get("suspend"):
+            self._waits.pop(ident, None)
             return  # "Reconciliation is suspended for this object": nothing changes, not even status
         src = self._source(obj)
         src_rev = ((src or {}).get("status") or {}).get("artifact", {}).get("revision")
-        wait = self._health.get(ident)
+        wait = self._waits.get(ident)
         if wait is not None:
             if self._token(wait.started_obj) == self._token(obj) and src_rev == wait.revision:
                 self.target = wait.target or self.applier
                 self._poll_health(obj, wait)
                 return
-            self._health.pop(ident)  # spec, request or revision changed: start over, as a new reconcile would
-        attempted = (obj.get("status") or {}).get("lastAttemptedRevision")
-        if not (self.should_run(K_KS, obj) or ident in self._blocked or (src_rev and src_rev != attempted)):
-            return
-        self._blocked.discard(ident)
-        self._reconcile(obj, src)
+            self._waits.pop(ident)  # spec, request or revision changed: start over, as a new reconcile would
+        if self._needs_run(obj, src_rev):
+            self._reconcile(obj, src)
 
     def _source(self, obj: dict) -> dict | None:
         ref = (obj.get("spec") or {}).get("sourceRef") or {}
@@ -209,13 +175,13 @@ class KustomizeController(FluxController):
         set_condition(status, "Reconciling", "True", "Progressing", msg, gen)
         self._write(obj, status)
         wait = HealthWait(obj, revision, checks, started, started + timeout, changes, self.target)
-        self._health[(m["namespace"], m["name"])] = wait
+        self._waits[(m["namespace"], m["name"])] = wait
         self._poll_health(self.store.peek_key(K_KS, m["namespace"], m["name"]) or obj, wait)  # type: ignore
 
     def _target_of(self, obj: dict) -> Applier:
         """This cluster's applier, or with ``spec.kubeConfig`` the other simulator's (common.remote_applier)."""
         try:
-            return remote_applier(self.store, obj, self.applier, self._remote)  # type: ignore[arg-type]
+            return super()._target_of(obj)
         except KubeConfigError as e:
             raise ReconcileError("ReconciliationFailed", str(e)) from e
 
@@ -320,8 +286,8 @@ class KustomizeController(FluxController):
         m = obj["metadata"]
         # Namespaces last, so their contents are pruned by name first (as ssa.DeleteAll orders them).
         for e in sorted(entries, key=lambda e: e["id"].endswith("__Namespace")):
-            ns, name, group, kind = parse_object_id(e["id"])
-            rt = self.target.store.registry.by_kind(f"{group}/{e.get('v')}" if group else e.get("v", "v1"), kind)  # type: ignore
+            ns, name, _, _ = parse_object_id(e["id"])
+            rt = self._entry_type(e)
             if rt is None:
                 continue
             live = self.target.store.peek(rt, ns or None, name)  # type: ignore[union-attr]
@@ -366,7 +332,7 @@ class KustomizeController(FluxController):
         status = clone(obj.get("status") or {})
         gen = m.get("generation", 1)
         if not pending:
-            self._health.pop((m["namespace"], m["name"]), None)
+            self._waits.pop((m["namespace"], m["name"]), None)
             set_condition(status, "Healthy", "True", "Succeeded", f"Health check passed in {elapsed}", gen)
             self._succeed(wait.started_obj, status, wait.revision, wait.changes, wait.started,
                           parse_duration((obj.get("spec") or {}).get("interval"), 600.0), live=obj)
@@ -380,18 +346,13 @@ class KustomizeController(FluxController):
                   ", ".join(f"{i} status: '{s}'" for i, s in pending) + "]"
         else:
             return
-        self._health.pop((m["namespace"], m["name"]), None)
+        self._waits.pop((m["namespace"], m["name"]), None)
         set_condition(status, "Healthy", "False", "HealthCheckFailed", msg, gen)
         spec = obj.get("spec") or {}
         retry = parse_duration(spec.get("retryInterval"), parse_duration(spec.get("interval"), 600.0))
         self._fail(wait.started_obj, status, "HealthCheckFailed", msg, retry, live=obj)
 
     # ------------------------------------------------------------ outcomes
-    def _finalize(self, started_obj: dict, status: dict) -> None:
-        ann = started_obj["metadata"].get("annotations") or {}
-        if ann.get(REQUESTED_AT):
-            status["lastHandledReconcileAt"] = ann[REQUESTED_AT]
-
     def _succeed(self, obj: dict, status: dict, revision: str, changes: list[str], started: float,
                  interval: float, live: dict | None = None) -> None:
         gen = obj["metadata"].get("generation", 1)
@@ -411,25 +372,4 @@ class KustomizeController(FluxController):
 
     def _fail(self, obj: dict, status: dict, reason: str, message: str, requeue: float, live: dict | None = None,
               event: bool = True) -> None:
-        gen = obj["metadata"].get("generation", 1)
-        set_condition(status, "Ready", "False", reason, message, gen)
-        rc = get_condition({"status": status}, "Reconciling")
-        if rc is not None:
-            set_condition(status, "Reconciling", "True", "ProgressingWithRetry", rc.get("message", ""), gen)
-        self._finalize(obj, status)
-        self._write(live or obj, status)
-        if event:
-            self.recorder.record(obj, "Warning", reason, message, COMPONENT, status.get("lastAttemptedRevision"))
-        self.done(K_KS, obj, requeue)
-
-    def _write(self, obj: dict, status: dict) -> None:
-        live = self.store.peek_key(K_KS, obj["metadata"]["namespace"], obj["metadata"]["name"])  # type: ignore
-        if live is None or live.get("status") == status:
-            return
-        new = clone(live)
-        new["status"] = clone(status)
-        try:
-            self.store.update_status(new)  # type: ignore[union-attr]
-        except errors.ApiError as e:
-            log.debug("status of Kustomization %s not written: %s", obj["metadata"]["name"], e)
-
+        self._not_ready(obj, status, reason, message, requeue, live, event, status.get("lastAttemptedRevision"))

@@ -33,9 +33,9 @@ from .common import (
     K_GIT,
     K_KS,
     K_OCI,
-    REQUESTED_AT,
     Applier,
     FluxController,
+    acknowledge_request,
     del_condition,
     describe,
     format_duration,
@@ -46,6 +46,7 @@ from .common import (
     parse_duration,
     parse_object_id,
     set_condition,
+    write_status,
 )
 from .events import EventRecorder
 
@@ -228,20 +229,10 @@ class FluxOperatorController(FluxController):
         return parse_duration((obj["metadata"].get("annotations") or {}).get(RECONCILE_EVERY), default)
 
     def _write(self, key: str, obj: dict, status: dict) -> None:
-        live = self.store.peek_key(key, obj["metadata"]["namespace"], obj["metadata"]["name"])  # type: ignore
-        if live is None or live.get("status") == status:
-            return
-        new = clone(live)
-        new["status"] = clone(status)
-        try:
-            self.store.update_status(new)  # type: ignore[union-attr]
-        except errors.ApiError as e:
-            log.debug("status of %s not written: %s", describe(obj), e)
+        write_status(self.store, key, obj, status)  # type: ignore[arg-type]
 
     def _finish(self, obj: dict, status: dict) -> None:
-        ann = obj["metadata"].get("annotations") or {}
-        if ann.get(REQUESTED_AT):
-            status["lastHandledReconcileAt"] = ann[REQUESTED_AT]
+        acknowledge_request(obj, status)
         status["observedGeneration"] = obj["metadata"].get("generation", 1)
 
     def _succeed(self, key: str, obj: dict, status: dict, started: float) -> None:
