@@ -75,6 +75,18 @@ stop_embedded_redis() {
   rm -f "$dir/redis.pid"
 }
 
+# stop_child PID: ask a child to stop (SIGTERM: gunicorn and RQ finish what they are doing) and give it 10 s; a child
+# still busy then (a long job) is killed, so Ctrl-C always stops the stack promptly (the sweep-runs job finds the run
+# of a killed job and retries or ends it).
+stop_child() {
+  local pid=$1
+  [ -n "$pid" ] || return 0
+  kill "$pid" 2>/dev/null || return 0
+  for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  kill -9 "$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
+}
+
 # supervise NAME COMMAND...: run COMMAND, and when it exits (a crash, kill -9, Redis gone) say so and start it again
 # after a pause that doubles from 1 s to 30 s (back to 1 s once it stayed up for a minute). Stopping the supervisor
 # (Ctrl-C, or run.sh's cleanup) stops its child. With LOG_DIR set, the child's output goes to $LOG_DIR/NAME.log
@@ -82,7 +94,7 @@ stop_embedded_redis() {
 supervise() {
   local name=$1 delay=1 child= started status log=
   shift
-  trap '[ -n "$child" ] && kill "$child" 2>/dev/null; wait "$child" 2>/dev/null; exit 0' TERM INT
+  trap 'stop_child "$child"; exit 0' TERM INT
   [ -n "${LOG_DIR:-}" ] && log="$LOG_DIR/$name.log"
   while true; do
     started=$SECONDS
@@ -102,7 +114,9 @@ supervise() {
     else
       echo "fluxplane: $name exited (status $status); restarting it in ${delay}s" >&2
     fi
-    sleep "$delay"
+    # sleep in the background: bash runs a trap only once a foreground command ends, and `wait` ends at a signal
+    sleep "$delay" & child=$!
+    wait "$child" || true
     delay=$(( delay * 2 > 30 ? 30 : delay * 2 ))
   done
 }
@@ -111,7 +125,7 @@ supervise() {
 report_death() {
   local name=$1 pid=$2 log=$3
   trap 'exit 0' TERM INT
-  while kill -0 "$pid" 2>/dev/null; do sleep 2; done
+  while kill -0 "$pid" 2>/dev/null; do sleep 2 & wait $! || true; done
   echo "fluxplane: $name exited; it is not restarted (restart run.sh). Its log: $log" >&2
   tail -n 5 "$log" 2>/dev/null | sed 's/^/    /' >&2
 }

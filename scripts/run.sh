@@ -75,7 +75,7 @@ supervise scheduler "$PY" manage.py scheduler & pids+=($!)
 supervise watcher "$PY" manage.py watch_clusters & pids+=($!)
 if [ -n "$DEMO_LINE" ]; then
   # First sync right away (the scheduler would do it within 30 s); the demo converges in a few seconds.
-  (sleep 5; "$PY" manage.py sync --cluster demo >>"$LOG_DIR/sync.log" 2>&1) &
+  (sleep 5; "$PY" manage.py sync --cluster demo >>"$LOG_DIR/sync.log" 2>&1) & pids+=($!)
 fi
 
 for _ in $(seq 100); do

@@ -71,8 +71,10 @@ def running_stack(tmp_path, stack_env):
         try:
             proc.wait(timeout=30)
         except subprocess.TimeoutExpired:
+            left = subprocess.run(["ps", "-o", "pid,stat,etime,args", "-g", str(proc.pid)], capture_output=True,
+                                  text=True).stdout
             os.killpg(proc.pid, signal.SIGKILL)
-            raise
+            raise AssertionError(f"run.sh did not stop within 30 s of SIGTERM; still running:\n{left}") from None
         redis_pid = tmp_path / "data" / "redis" / "redis.pid"
         assert not redis_pid.exists(), "the embedded Redis was left running"
 
