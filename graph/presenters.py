@@ -9,8 +9,12 @@ import re
 from ruamel.yaml import YAML
 
 from graph.builder import inventory_keys
+from graph.choices import Family
 from graph.kinds import KUSTOMIZE_GROUP
 from graph.models import KubeObject
+
+REPORTS_OBSERVED_GENERATION = {"Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job", "CronJob",
+                               "HorizontalPodAutoscaler", "PodDisruptionBudget"}
 
 
 def key_status(obj: KubeObject) -> list[tuple[str, str]]:
@@ -25,7 +29,10 @@ def key_status(obj: KubeObject) -> list[tuple[str, str]]:
     add("Last attempted revision", status.get("lastAttemptedRevision"))
     add("Artifact revision", (status.get("artifact") or {}).get("revision"))
     add("Last handled reconcile at", status.get("lastHandledReconcileAt"))
-    if obj.generation:
+    # Only controllers report status.observedGeneration (Flux kinds, Deployments, StatefulSets, …): for a Pod, a
+    # ConfigMap or a Service "not yet observed" would be read as a stuck object.
+    if obj.generation and (obj.observed_generation is not None or obj.kind in REPORTS_OBSERVED_GENERATION
+                           or obj.family not in (Family.WORKLOAD, Family.OTHER)):
         seen = obj.observed_generation
         add("Observed generation", f"not yet observed (generation {obj.generation})" if seen is None else
             f"{seen} of {obj.generation}" + (" (up to date)" if seen == obj.generation else " (catching up)"))

@@ -34,6 +34,10 @@ def test_tour_pages_fit_at_1366(demo, page, admin_user, login, screenshot):
     login(page, "root")
     AuditEvent.record("test.long", None, message="x" * 400)
     release = KubeObject.objects.get(kind="HelmRelease", name="podinfo")
+    deployment = KubeObject.objects.get(kind="Deployment", namespace="podinfo", name="podinfo")
+    pod = KubeObject.objects.filter(kind="Pod", namespace="podinfo", name__startswith="podinfo-",
+                                    deleted_at__isnull=True).exclude(name__startswith="podinfo-redis").first()
+    assert pod is not None, "the demo runs podinfo's pods"
     pages = {
         "dashboard": "/admin/",
         "kustomizations": "/admin/graph/kustomization/",
@@ -41,7 +45,9 @@ def test_tour_pages_fit_at_1366(demo, page, admin_user, login, screenshot):
         "all-objects": "/admin/graph/kubeobject/",
         "workloads": "/admin/graph/workload/",
         "graph": "/admin/graph/kubeobject/graph/",
-        "helmrelease-page": release.admin_url(),
+        "helmrelease-page": release.admin_url(),  # with its release history and values diffs
+        "deployment-page": deployment.admin_url(),  # events read live, the pods' last log lines
+        "pod-page": pod.admin_url(),
         "runs": "/admin/playbooks/playbookrun/",
         "audit": "/admin/controlplane/auditevent/",
         "silences": "/admin/alerts/silence/",

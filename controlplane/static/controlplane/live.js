@@ -37,6 +37,7 @@
     this.token = el.dataset.liveToken || "";
     this.last = Date.now();
     this.failures = 0;
+    this.trouble = false;
     this.stopped = false;
     this.timer = null;
     this.note = document.createElement("p");
@@ -65,7 +66,8 @@
     var text = "updated " + ago(Date.now() - this.last);
     if (this.state) { text += " · " + this.state; }
     this.note.textContent = text;
-    this.note.classList.toggle("fp-live-trouble", this.failures > 0 || this.trouble);
+    // a boolean always: toggle(name, undefined) would flip the class on every render
+    this.note.classList.toggle("fp-live-trouble", this.failures > 0 || this.trouble === true);
   };
 
   Live.prototype.schedule = function (delay) {
