@@ -24,9 +24,7 @@ TOKEN = "ghs_test_token_0123456789"
 
 
 @pytest.fixture
-def demo_stack(tmp_path, settings):
-    """The Flux demo, the GitHub simulator serving its repository, the cluster and git connection in Fluxplane,
-    synced once: yields (demo, cluster, github simulator, API URL)."""
+def demo(tmp_path, settings):
     settings.FLUXPLANE_GIT_CACHE_DIR = str(tmp_path / "git-cache")
     demo = start_demo(tmp_path / "demo", source_interval="1h")
     github = GitHubSimulator(tmp_path / "github", tokens={TOKEN: "fluxplane-bot"})
@@ -38,17 +36,10 @@ def demo_stack(tmp_path, settings):
     GitConnection.objects.create(name="demo", provider="github", api_url=api, github_repository="fluxplane/fleet",
                                  repository_url=demo.repo.url, token_ref=f"file:{tmp_path / 'token'}")
     sync_cluster(cluster)
-    yield demo, cluster, github, api
+    yield demo, cluster, Github(base_url=api, auth=Auth.Token(TOKEN), seconds_between_requests=0,
+                                seconds_between_writes=0).get_repo("fluxplane/fleet")
     github.stop()
     demo.stop()
-
-
-@pytest.fixture
-def demo(demo_stack):
-    """The demo with the fleet repository as PyGithub reads it: (demo, cluster, repository)."""
-    demo, cluster, github, api = demo_stack
-    return demo, cluster, Github(base_url=api, auth=Auth.Token(TOKEN), seconds_between_requests=0,
-                                 seconds_between_writes=0).get_repo("fluxplane/fleet")
 
 
 @pytest.fixture
