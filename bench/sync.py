@@ -10,7 +10,8 @@ sync: every row inserted; second: the periodic resync of an unchanged cluster, w
 baseline: the real kubectl listing the same kinds the sync lists (``kubectl get <kinds> -A -o json``).
 Peak RSS is this process's (Django and the sync), per run: ``sync_peak_rss_mb``, ``resync_peak_rss_mb``.
 
-Prints one JSON line. Usage: python bench/sync.py [--objects 1000] [--apps 50] [--no-kubectl] [--profile FILE]
+Prints one JSON line. Usage:
+  python bench/sync.py [--objects 1000] [--apps 50] [--no-kubectl] [--profile FILE] [--profile-resync FILE]
 """
 
 from __future__ import annotations
@@ -227,7 +228,8 @@ def run(args) -> dict:
                 sync.fetch, sync.build_graph, sync.persist = (timed(phases, n, f) for n, f in
                                                               zip(names, originals, strict=True))
                 profiler = None
-                if args.profile and not runs:
+                wanted = args.profile if not runs else args.profile_resync
+                if wanted:
                     import cProfile
 
                     profiler = cProfile.Profile()
@@ -243,7 +245,7 @@ def run(args) -> dict:
                     sync.fetch, sync.build_graph, sync.persist = originals
                     if profiler is not None:
                         profiler.disable()
-                        profiler.dump_stats(args.profile)
+                        profiler.dump_stats(wanted)
                 runs.append({"seconds": elapsed, "cpu_seconds": cpu, "queries": log.count, "phases": phases,
                              "result": result, "slowest": log.slowest, "peak_rss_mb": hwm_mb()})
             rows = KubeObject.objects.filter(cluster=cluster, deleted_at__isnull=True).count()
@@ -280,6 +282,7 @@ def main() -> None:
     ap.add_argument("--apps", type=int, default=50, help="apps per namespace (namespaces = objects / (2 + 2*apps))")
     ap.add_argument("--no-kubectl", action="store_true", help="skip the kubectl baseline")
     ap.add_argument("--profile", help="write a cProfile of the first sync to this file")
+    ap.add_argument("--profile-resync", help="write a cProfile of the unchanged resync to this file")
     print(json.dumps(run(ap.parse_args())), flush=True)
 
 

@@ -20,6 +20,8 @@ from kubernetes import config as k8s_config
 from kubernetes.config.config_exception import ConfigException
 from urllib3.exceptions import HTTPError as Urllib3HTTPError
 
+from controlplane import jsoncodec
+
 logger = logging.getLogger(__name__)
 
 DEFAULT_TIMEOUT = (5, 60)  # connect, read (seconds)
@@ -140,7 +142,7 @@ class KubeAdapter:
             self._raise(response.status, response.reason, data)
         if text:
             return data.decode(errors="replace")
-        return json.loads(data) if data else {}
+        return jsoncodec.loads(data) if data else {}
 
     @staticmethod
     def _raise(status: int, reason: str, data: bytes):
@@ -255,7 +257,7 @@ class KubeAdapter:
                     line, buffer = buffer.split(b"\n", 1)
                     if not line.strip():
                         continue
-                    event = json.loads(line)
+                    event = jsoncodec.loads(line)
                     if event.get("type") == "ERROR":
                         status = event.get("object", {})
                         raise KubeError(status.get("code", 500), status.get("reason", ""), status.get("message", ""))

@@ -9,14 +9,13 @@ a handful of statements per ``CHUNK`` rows.
 from __future__ import annotations
 
 import itertools
-import json
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection, models
 
+from controlplane import jsoncodec
 from graph.models import Edge, KubeObject
 
 CHUNK = 5000
@@ -42,7 +41,7 @@ def _converter(field: models.Field, vendor: str) -> Callable[[Any], Any]:
     sqlite = vendor == "sqlite"
     if isinstance(field, models.JSONField):
         # SQLite keeps JSON columns as text: pass the encoded document; PostgreSQL reads the jsonb value itself.
-        return (lambda v: None if v is None else json.dumps(v, cls=DjangoJSONEncoder)) if sqlite else _same
+        return (lambda v: None if v is None else jsoncodec.dumps(v)) if sqlite else _same
     if isinstance(field, models.DateTimeField):
         adapt = connection.ops.adapt_datetimefield_value if sqlite else datetime.isoformat
         return lambda v: adapt(v) if isinstance(v, datetime) else v
@@ -129,6 +128,6 @@ def _execute_chunked(sql: str, rows: Iterable[dict], size: int = CHUNK) -> int:
     rows = iter(rows)
     with connection.cursor() as cursor:
         while chunk := list(itertools.islice(rows, size)):
-            cursor.execute(sql, [json.dumps(chunk, cls=DjangoJSONEncoder)])
+            cursor.execute(sql, [jsoncodec.dumps(chunk)])
             written += max(cursor.rowcount, 0)
     return written

@@ -60,6 +60,9 @@ class Cluster(models.Model):
     # Moved by every batch of watch deltas that changed the mirror (graph.delta): with last_sync_at, the cheap change
     # token of the cluster's live graph (controlplane.live), so an unchanged graph is not rendered again.
     mirror_changed_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # The health rules (graph.health.RULES_FINGERPRINT) every stored verdict of this cluster was made by: only then
+    # does a resync keep an unchanged object's stored verdict instead of assessing it again (graph.sync).
+    mirror_health_rules = models.CharField(max_length=64, blank=True, editable=False)
 
     class Meta:
         ordering = ["name"]

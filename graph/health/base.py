@@ -122,14 +122,20 @@ def status(obj: Mapping[str, Any]) -> Mapping[str, Any]:
     return _mapping(obj.get("status"))
 
 
+def is_mapping(value: Any) -> bool:
+    """``isinstance(value, Mapping)``, with decoded JSON's plain dict first: the ABC check costs several times as
+    much, and the rules make it a few million times in a 60k-object sync."""
+    return type(value) is dict or isinstance(value, Mapping)
+
+
 def _mapping(value: Any) -> Mapping[str, Any]:
-    return value if isinstance(value, Mapping) else {}
+    return value if type(value) is dict or isinstance(value, Mapping) else {}
 
 
 def condition(obj: Mapping[str, Any], type_: str) -> Mapping[str, Any] | None:
     """The condition of that type in ``status.conditions``, if any."""
     for c in status(obj).get("conditions") or ():
-        if isinstance(c, Mapping) and c.get("type") == type_:
+        if is_mapping(c) and c.get("type") == type_:
             return c
     return None
 

@@ -21,6 +21,7 @@ from .base import (
     cond_text,
     condition,
     is_false,
+    is_mapping,
     is_true,
     meta,
     parse_time,
@@ -101,7 +102,7 @@ def _waiting(st: Mapping[str, Any]) -> list[tuple[Mapping[str, Any], Mapping[str
     out = []
     for key in ("initContainerStatuses", "containerStatuses"):
         for cs in st.get(key) or ():
-            waiting = ((cs.get("state") or {}).get("waiting") or {}) if isinstance(cs, Mapping) else {}
+            waiting = ((cs.get("state") or {}).get("waiting") or {}) if is_mapping(cs) else {}
             if waiting:
                 out.append((cs, waiting))
     return out
@@ -181,7 +182,7 @@ def worst_pod(children: Children, now: datetime | None) -> Assessment | None:
     """The worst failing (degraded or failed) Pod among ``children``; None when no pod is failing."""
     result: Assessment | None = None
     for child in children:
-        if not isinstance(child, Mapping) or child.get("kind") != "Pod" or meta(child).get("deletionTimestamp"):
+        if not is_mapping(child) or child.get("kind") != "Pod" or meta(child).get("deletionTimestamp"):
             continue
         verdict = pod(child, (), now)
         if verdict.health in (Health.DEGRADED, Health.FAILED) and (
@@ -381,7 +382,7 @@ def service(obj: Mapping[str, Any], children: Children = (), now: datetime | Non
     ingress = ((status(obj).get("loadBalancer") or {}).get("ingress")) or []
     if not ingress:
         return a(Health.HEALTHY, "ExternalAddressPending", "LoadBalancer: external address not yet assigned")
-    addresses = ", ".join(str(i.get("ip") or i.get("hostname")) for i in ingress if isinstance(i, Mapping))
+    addresses = ", ".join(str(i.get("ip") or i.get("hostname")) for i in ingress if is_mapping(i))
     return a(Health.HEALTHY, "Current", f"LoadBalancer at {addresses}")
 
 
@@ -404,6 +405,11 @@ def namespace(obj: Mapping[str, Any], children: Children = (), now: datetime | N
         return a(Health.PROGRESSING, "Terminating", "namespace is terminating")
     return a(Health.HEALTHY, "Active", "namespace is active")
 
+
+# The rules that read more than the object itself: its children (to name the worst failing pod) or the clock. A
+# resync keeps an unchanged object's stored verdict only when its rule is not one of these (health.self_contained);
+# a new rule that reads children or ``now`` belongs here.
+READS_MORE_THAN_ITSELF = frozenset({deployment, statefulset, daemonset, replicaset, job, pod})
 
 RULES: dict[tuple[str, str], Rule] = {
     ("apps", "Deployment"): deployment,
