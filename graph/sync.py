@@ -13,6 +13,7 @@ import contextlib
 import gc
 import json
 import logging
+import operator
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -192,18 +193,22 @@ def share_strings(value: dict | list, memo: dict[str, str]) -> None:
 
     JSON decoding makes a new str for every value; a sync holds every listed object at once, and about half of a
     Pod's strings repeat ones seen before, so sharing them cuts ≈ 50 MB at 60k objects (≈ 0.5 s of CPU; a loop
-    over a stack, as recursion costs half as much again)."""
+    over a stack, as recursion costs half as much again). Even the unique-looking metadata is worth it: a Pod's
+    ownerReference repeats its ReplicaSet's uid and name, and objects created together share their timestamp."""
     setdefault = memo.setdefault
     stack: list = [value]
+    push = stack.append
     while stack:
         container = stack.pop()
         for key, item in (container.items() if type(container) is dict else enumerate(container)):
             kind = type(item)
             if kind is str:
                 if len(item) <= 100:
-                    container[key] = setdefault(item, item)
+                    shared = setdefault(item, item)
+                    if shared is not item:  # the first of its value stays where it is
+                        container[key] = shared
             elif kind is dict or kind is list:
-                stack.append(item)
+                push(item)
 
 
 def _older(a: str | None, b: str) -> str:
@@ -233,8 +238,9 @@ def load_stored(cluster: Cluster) -> tuple[dict[str, tuple], dict[int, str]]:
     with connection.chunked_cursor() as cursor:
         cursor.execute(sql, [cluster.pk])
         while batch := cursor.fetchmany(5000):
-            for pk, uid, *rest in batch:
-                stored[uid] = tuple(share(v, v) if type(v) is str and len(v) <= 200 else v for v in rest)
+            for pk, uid, version, gone, health, reason, message, rollup, rollup_message, events, path in batch:
+                stored[uid] = (version, gone, share(health, health), share(reason, reason), share(message, message),
+                               share(rollup, rollup), share(rollup_message, rollup_message), events, path)
                 uid_of[pk] = uid
     return stored, uid_of
 
@@ -249,11 +255,13 @@ def persist(cluster: Cluster, graph: Graph, started, stored: dict[str, tuple] | 
     if stored is None or uid_of is None:
         stored, uid_of = load_stored(cluster)
 
+    derived = operator.itemgetter(*_DERIVED_TEXT)  # build_graph sets every one of them
+
     def changed(uid: str, fields: dict) -> bool:
         old = stored.get(uid)
         if old is None or old[1] or old[0] != fields["resource_version"]:
             return True
-        if any(old[2 + i] != fields.get(name) for i, name in enumerate(_DERIVED_TEXT)):
+        if old[2:7] != derived(fields):
             return True
         return not (_same_json(old[-2], fields.get("events")) and _same_json(old[-1], fields.get("rollup_path")))
 

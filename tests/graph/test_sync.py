@@ -208,3 +208,30 @@ def test_a_kind_the_sync_may_not_list_is_reported_and_skipped(cluster, tree_sim)
         adapter.close()
     assert any(p.startswith("cannot list widgets.example.com") for p in result.problems)
     assert any(o["kind"] == "Kustomization" for o in objects)
+
+
+def test_sharing_strings_keeps_the_listed_objects_equal():
+    import copy
+    import json
+
+    from graph.sync import share_strings
+
+    def pod(name: str) -> dict:
+        # Decoded from text, as the sync's lists are, so that equal strings start as separate objects.
+        return json.loads(json.dumps({
+            "apiVersion": "v1", "kind": "Pod",
+            "metadata": {"name": name, "namespace": "podinfo", "uid": f"uid-{name}", "labels": {"app": "podinfo"},
+                         "ownerReferences": [{"kind": "ReplicaSet", "name": "podinfo-1", "uid": "rs"}]},
+            "spec": {"containers": [{"name": "podinfo", "image": "ghcr.io/stefanprodan/podinfo:6.5.4"}]},
+            "status": {"phase": "Running", "conditions": [{"type": "Ready", "status": "True"}]},
+        }))
+
+    items = [pod("a"), pod("b")]
+    before = copy.deepcopy(items)
+    share_strings(items, {})
+    assert items == before
+    a, b = items
+    assert a["metadata"]["namespace"] is b["metadata"]["namespace"]
+    assert a["metadata"]["labels"]["app"] is b["metadata"]["labels"]["app"]
+    assert a["spec"]["containers"][0]["image"] is b["spec"]["containers"][0]["image"]
+    assert a["status"]["conditions"][0]["status"] is b["status"]["conditions"][0]["status"]
