@@ -308,12 +308,14 @@ def _stored_edges(cluster: Cluster, uid_of: dict[int, str]) -> dict[tuple[str, s
     got a nested-loop plan on PostgreSQL right after the first sync (no statistics yet) that took minutes at 60k.
     The hub's edges into another cluster are graph.remote's (relinked after the sync), not this graph's: skipped."""
     found = []
-    for pk, source, target, type_ in Edge.objects.filter(cluster=cluster).values_list(
-            "pk", "source_id", "target_id", "type").iterator(chunk_size=5000):
-        found.append((pk, source, target, type_))
-    unknown = {i for _pk, s, t, _ty in found for i in (s, t) if i not in uid_of}
+    sql = f'SELECT "id", "source_id", "target_id", "type" FROM {Edge._meta.db_table} WHERE "cluster_id" = %s'  # noqa: S608
+    with connection.chunked_cursor() as cursor:
+        cursor.execute(sql, [cluster.pk])
+        while batch := cursor.fetchmany(5000):
+            found.extend(batch)
+    unknown = sorted({i for _pk, s, t, _ty in found for i in (s, t) if i not in uid_of})
     for start in range(0, len(unknown), 5000):  # rows the caller did not load (none, normally)
-        ids = sorted(unknown)[start:start + 5000]
+        ids = unknown[start:start + 5000]
         uid_of.update(KubeObject.objects.filter(cluster=cluster, id__in=ids).values_list("id", "uid"))
     return {(uid_of[s], uid_of[t], ty): pk for pk, s, t, ty in found if s in uid_of and t in uid_of}
 
