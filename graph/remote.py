@@ -14,6 +14,7 @@ from collections import defaultdict
 
 from django.db import transaction
 from django.db.models import Q
+from django.utils import timezone
 
 from controlplane.models import Cluster
 from graph import health as health_rules
@@ -134,6 +135,9 @@ def link_hub(hub: Cluster, clusters: list[Cluster] | None = None) -> int:
                                  ignore_conflicts=True)
         if cross or had_remote:
             _rollup_hub(hub, cross, {c.pk: c.name for c in clusters})
+            # The hub's mirror changed (its edges, its roll-ups) after the batch or sync that moved the spoke's token
+            # committed: the hub's token moves too (graph.admin.listing, controlplane.live).
+            Cluster.objects.filter(pk=hub.pk).update(mirror_changed_at=timezone.now())
     return len(cross)
 
 

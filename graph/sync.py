@@ -283,6 +283,10 @@ def persist(cluster: Cluster, graph: Graph, started, stored: dict[str, tuple] | 
         for start in range(0, len(stale), 5000):
             Edge.objects.filter(pk__in=stale[start:start + 5000]).delete()
         added = insert_edges(cluster.pk, sorted(e for e in graph.edges if e not in current))
+        if written or tombstoned or stale or added:
+            # The mirror's change token (graph.admin.listing's cached counts, controlplane.live), in the transaction
+            # that changed the rows: last_sync_at moves only after the hub relink, and not at all if that fails.
+            Cluster.objects.filter(pk=cluster.pk).update(mirror_changed_at=timezone.now())
     if connection.vendor == "postgresql" and written + added >= ANALYZE_AFTER_ROWS:
         # Fresh statistics for the planner now rather than when autovacuum gets round to it: right after a first
         # sync, with none, PostgreSQL planned the admin lists and the edge reads as if the tables were nearly empty.

@@ -57,8 +57,9 @@ class Cluster(models.Model):
     last_sync_at = models.DateTimeField(null=True, blank=True)
     last_sync_state = models.CharField(max_length=16, choices=SyncState.choices, default=SyncState.NEVER)
     last_sync_message = models.TextField(blank=True)
-    # Moved by every batch of watch deltas that changed the mirror (graph.delta): with last_sync_at, the cheap change
-    # token of the cluster's live graph (controlplane.live), so an unchanged graph is not rendered again.
+    # Moved in the transaction of every write that changed the mirror (a batch of watch deltas: graph.delta; a full
+    # sync: graph.sync; a hub relink: graph.remote), never by a save of the row: with last_sync_at, the cheap change
+    # token of the cluster's live graph (controlplane.live) and of the admin lists' cached counts (graph.admin.listing).
     mirror_changed_at = models.DateTimeField(null=True, blank=True, editable=False)
     # The health rules (graph.health.RULES_FINGERPRINT) every stored verdict of this cluster was made by: only then
     # does a resync keep an unchanged object's stored verdict instead of assessing it again (graph.sync).
@@ -70,6 +71,17 @@ class Cluster(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def save(self, *args, **kwargs) -> None:
+        """Save; a full save of an existing cluster leaves ``mirror_changed_at`` as the database has it.
+
+        Only the writes that change the mirror move it (graph.delta, graph.sync, graph.remote: an UPDATE in their
+        transaction). A Cluster loaded before such a write (the admin's form, a job) and saved whole afterwards would
+        put the older value back, and the mirror's token with it — to a value that cached counts were stored under."""
+        if kwargs.get("update_fields") is None and not kwargs.get("force_insert") and not self._state.adding:
+            kwargs["update_fields"] = [f.name for f in self._meta.concrete_fields
+                                       if not f.primary_key and f.name != "mirror_changed_at"]
+        super().save(*args, **kwargs)
 
     def clean(self) -> None:
         errors = {}

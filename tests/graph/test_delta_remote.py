@@ -53,6 +53,8 @@ def test_a_spoke_change_seen_as_a_delta_updates_the_hub_roll_up_as_a_full_sync_w
     assert applier.rollup_health == "healthy", applier.rollup_message
     assert Edge.objects.filter(source=applier, target__cluster=spoke, target__name="podinfo",
                                target__kind="Deployment").exists()
+    hub.refresh_from_db()
+    token_before = hub.mirror_changed_at
     try:
         wait_for(lambda: watcher.established, what="watch streams to open")
         deployment = tree_sim.store.get("deployments", "podinfo", "podinfo")
@@ -66,6 +68,8 @@ def test_a_spoke_change_seen_as_a_delta_updates_the_hub_roll_up_as_a_full_sync_w
     assert watcher.resyncs == 1 and watcher.relinks >= 1, "the change came as deltas, and they relinked the hub"
     applier.refresh_from_db()
     assert applier.rollup_health == "degraded", applier.rollup_message
+    hub.refresh_from_db()  # the relink changed the hub's mirror: its change token moved (graph.admin.listing)
+    assert token_before is not None and hub.mirror_changed_at > token_before
     assert "[spoke-1] Deployment podinfo/podinfo" in applier.rollup_message
     after_deltas = hub_state(hub)
     sync_cluster(spoke)  # what a full sync of the spoke makes of the hub: the same
