@@ -89,6 +89,9 @@ class KubeObject(models.Model):
                          name="graph_obj_live_order"),
             models.Index(fields=["family", "namespace", "name", "-id"], condition=models.Q(deleted_at__isnull=True),
                          name="graph_obj_live_family_order"),
+            # The dashboard's recent changes: the ten latest of the live objects, not a sort of all of them.
+            models.Index(fields=["-changed_at"], condition=models.Q(deleted_at__isnull=True),
+                         name="graph_obj_live_changed"),
         ]
 
     def __str__(self) -> str:

@@ -11,6 +11,7 @@ from django.urls import reverse
 from access import rules
 from controlplane import extensions
 from controlplane.models import Cluster
+from graph.admin.listing import cached
 from graph.admin.objects import cluster_is_stale, health_badge
 from graph.choices import Family, HealthChoices
 from graph.models import KubeObject
@@ -33,10 +34,13 @@ def health_dashboard(request) -> dict | None:
         return None
 
     live = rules.visible_objects(request.user, KubeObject.objects.filter(deleted_at__isnull=True))
+    by_health = live.filter(family__in=[*FLUX_FAMILIES, Family.WORKLOAD]).values("family", "rollup_health").annotate(
+        n=Count("pk")).order_by()
     counts: dict[str, dict[str, int]] = defaultdict(dict)
-    for row in live.filter(family__in=[*FLUX_FAMILIES, Family.WORKLOAD]).values("family", "rollup_health").annotate(
-            n=Count("pk")).order_by():
-        counts[row["family"]][row["rollup_health"]] = row["n"]
+    # A pass over every live row: counted once per change of the mirror, as the lists are (graph.admin.listing).
+    for family, health, n in cached(request, "dashboard", by_health,
+                                    lambda: [(r["family"], r["rollup_health"], r["n"]) for r in by_health]):
+        counts[family][health] = n
     families = [
         (Family(f).label, [(h, counts[f].get(h, 0), _filtered(f, h)) for h in HealthChoices.values],
          sum(counts[f].values()), _filtered(f, None))
