@@ -7,7 +7,7 @@
   the user's visibility (access.rules puts the visible ids and namespaces in it), the filters and the search. A list
   is so counted once per change of the mirror, and the count a user reads is exact for the mirror they see.
 * Rows: the selection checkbox and the row link are written directly, not through a form widget's template and one
-  URL resolution per row.
+  URL resolution per row; the cells with what is the same for every row worked out once per page (graph.admin.rows).
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ from django.utils.translation import gettext as _
 
 from controlplane import live
 from controlplane.models import Cluster
+from graph.admin import rows
 
 T = TypeVar("T")
 
@@ -110,6 +111,10 @@ class FastListMixin:
         paginator = CachedCountPaginator(queryset, per_page, orphans, allow_empty_first_page)
         paginator.request = request
         return paginator
+
+    def result_rows(self, cl):
+        """The page's rows for controlplane's ``fluxplane_result_list`` (graph.admin.rows)."""
+        return rows.result_rows(cl)
 
     def action_checkbox(self, obj) -> str:
         """Django's selection checkbox, the same HTML, without rendering a form widget's template per row (its
