@@ -5,37 +5,17 @@ from __future__ import annotations
 from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
 
-from graph.admin.listing import cached
-
-_SIDEBAR = "_fluxplane_sidebar"
-
-
-def sidebar_choices(request, model_admin) -> tuple[list[str], list[str]]:
-    """(namespaces, kinds) that have objects of this list the user may see: one DISTINCT query over (namespace, kind)
-    for both filters (a pass over the list's rows each, where two would read them twice), cached per change of the
-    mirror (graph.admin.listing). At most 500 namespaces are offered."""
-    memo = request.__dict__.setdefault(_SIDEBAR, {})  # both filters of one list ask: one look-up per request
-    found = memo.get(model_admin.opts.label)
-    if found is None:
-        qs = model_admin.get_queryset(request).order_by().values_list("namespace", "kind").distinct()
-
-        def compute():
-            pairs = list(qs)
-            return sorted({ns for ns, _kind in pairs})[:500], sorted({kind for _ns, kind in pairs})
-
-        found = cached(request, "sidebar", qs, compute)
-        memo[model_admin.opts.label] = found
-    return found
+from graph.admin.listing import list_summary
 
 
 class NamespaceFilter(admin.SimpleListFilter):
-    """Namespaces that actually have objects of this list and the user may see (sidebar_choices)."""
+    """Namespaces that actually have objects of this list and the user may see (listing.list_summary)."""
 
     title = _("namespace")
     parameter_name = "namespace"
 
     def lookups(self, request, model_admin):
-        return [(ns, ns or "(cluster-scoped)") for ns in sidebar_choices(request, model_admin)[0]]
+        return [(ns, ns or "(cluster-scoped)") for ns in list_summary(request, model_admin).namespaces]
 
     def queryset(self, request, queryset):
         if self.value() is not None:
@@ -44,13 +24,13 @@ class NamespaceFilter(admin.SimpleListFilter):
 
 
 class KindFilter(admin.SimpleListFilter):
-    """Kinds that have objects of this list and the user may see (sidebar_choices)."""
+    """Kinds that have objects of this list and the user may see (listing.list_summary)."""
 
     title = _("kind")
     parameter_name = "kind"
 
     def lookups(self, request, model_admin):
-        return [(k, k) for k in sidebar_choices(request, model_admin)[1]]
+        return [(k, k) for k in list_summary(request, model_admin).kinds]
 
     def queryset(self, request, queryset):
         return queryset.filter(kind=self.value()) if self.value() else queryset
