@@ -4,6 +4,8 @@ reads healthy (or "applied, unhealthy" for a broken image)."""
 
 from __future__ import annotations
 
+import contextlib
+
 import pytest
 from github import Auth, Github
 from guardian.shortcuts import assign_perm
@@ -23,23 +25,33 @@ pytestmark = pytest.mark.django_db(transaction=True)
 TOKEN = "ghs_test_token_0123456789"
 
 
-@pytest.fixture
-def demo(tmp_path, settings):
+@contextlib.contextmanager
+def demo_stack(tmp_path, settings):
+    """The demo cluster (simulated Flux) with its repository on the GitHub simulator, a Cluster and a GitConnection
+    for them, synced once; yields (demo, cluster, github simulator, its API URL)."""
     settings.FLUXPLANE_GIT_CACHE_DIR = str(tmp_path / "git-cache")
     demo = start_demo(tmp_path / "demo", source_interval="1h")
     github = GitHubSimulator(tmp_path / "github", tokens={TOKEN: "fluxplane-bot"})
-    github.add_repo("fluxplane/fleet", demo.bare_repo)
-    api = github.start()
-    (tmp_path / "token").write_text(TOKEN)
-    assert demo.wait_ready(60), "the demo did not converge"
-    cluster = Cluster.objects.create(name="demo", connection="simulator", server_url=demo.api_url)
-    GitConnection.objects.create(name="demo", provider="github", api_url=api, github_repository="fluxplane/fleet",
-                                 repository_url=demo.repo.url, token_ref=f"file:{tmp_path / 'token'}")
-    sync_cluster(cluster)
-    yield demo, cluster, Github(base_url=api, auth=Auth.Token(TOKEN), seconds_between_requests=0,
-                                seconds_between_writes=0).get_repo("fluxplane/fleet")
-    github.stop()
-    demo.stop()
+    try:
+        github.add_repo("fluxplane/fleet", demo.bare_repo)
+        api = github.start()
+        (tmp_path / "token").write_text(TOKEN)
+        assert demo.wait_ready(60), "the demo did not converge"
+        cluster = Cluster.objects.create(name="demo", connection="simulator", server_url=demo.api_url)
+        GitConnection.objects.create(name="demo", provider="github", api_url=api, github_repository="fluxplane/fleet",
+                                     repository_url=demo.repo.url, token_ref=f"file:{tmp_path / 'token'}")
+        sync_cluster(cluster)
+        yield demo, cluster, github, api
+    finally:
+        github.stop()
+        demo.stop()
+
+
+@pytest.fixture
+def demo(tmp_path, settings):
+    with demo_stack(tmp_path, settings) as (stack, cluster, _github, api):
+        yield stack, cluster, Github(base_url=api, auth=Auth.Token(TOKEN), seconds_between_requests=0,
+                                     seconds_between_writes=0).get_repo("fluxplane/fleet")
 
 
 @pytest.fixture

@@ -10,35 +10,20 @@ from github import Auth, Github
 from guardian.shortcuts import assign_perm
 
 from controlplane.jobs import sweep_runs_job
-from controlplane.models import AuditEvent, Cluster, GitConnection
+from controlplane.models import AuditEvent
 from graph.models import KubeObject
-from graph.sync import sync_cluster
 from playbooks.changes.library import Scale
 from playbooks.choices import ChangeState, PlaybookRunStatus
 from playbooks.models import PlaybookRun
-from simulator.flux.demo import start_demo
-from simulator.github import GitHubSimulator
+from tests.playbooks.test_gitops_e2e import TOKEN, demo_stack
 
 pytestmark = pytest.mark.django_db(transaction=True)
-TOKEN = "ghs_test_token_0123456789"
 
 
 @pytest.fixture
 def demo_with_github(tmp_path, settings):
-    settings.FLUXPLANE_GIT_CACHE_DIR = str(tmp_path / "git-cache")
-    demo = start_demo(tmp_path / "demo", source_interval="1h")
-    github = GitHubSimulator(tmp_path / "github", tokens={TOKEN: "fluxplane-bot"})
-    github.add_repo("fluxplane/fleet", demo.bare_repo)
-    api = github.start()
-    (tmp_path / "token").write_text(TOKEN)
-    assert demo.wait_ready(60), "the demo did not converge"
-    cluster = Cluster.objects.create(name="demo", connection="simulator", server_url=demo.api_url)
-    GitConnection.objects.create(name="demo", provider="github", api_url=api, github_repository="fluxplane/fleet",
-                                 repository_url=demo.repo.url, token_ref=f"file:{tmp_path / 'token'}")
-    sync_cluster(cluster)
-    yield github, api
-    github.stop()
-    demo.stop()
+    with demo_stack(tmp_path, settings) as (_demo, _cluster, github, api):
+        yield github, api
 
 
 def test_github_down_after_the_push_resumes_without_duplicates(demo_with_github, make_user, drain, settings):
