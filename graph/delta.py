@@ -94,7 +94,10 @@ class DeltaResult:
 
     @property
     def changed(self) -> bool:
-        return bool(self.upserted or self.tombstoned or self.edges_removed or self.health_updated)
+        # Every kind of write counts, even those that today only follow another (an edge added, a roll-up moved):
+        # the token must move whenever what a page shows could have.
+        return bool(self.upserted or self.tombstoned or self.edges_added or self.edges_removed or self.health_updated
+                    or self.rollups_updated)
 
 
 class Parked:
