@@ -162,6 +162,15 @@ def has_any_grant(user, verb: str) -> bool:
         KubeObjectGroupPermission.objects.filter(group__in=user.groups.all(), permission__codename=verb).exists()
 
 
+def request_has_any_grant(request, verb: str) -> bool:
+    """``has_any_grant`` for the request's user, asked once per request and verb: the admin's navigation asks every
+    registered list whether to show itself (≈ 40 times a page), and the answer cannot change within a request."""
+    memo = request.__dict__.setdefault("_fluxplane_any_grant", {})
+    if verb not in memo:
+        memo[verb] = has_any_grant(request.user, verb)
+    return memo[verb]
+
+
 def granted_object_ids(user, verb: str) -> set[int]:
     """Objects the user holds ``verb`` on directly (user or group grants), without inheritance."""
     ids = set(KubeObjectUserPermission.objects.filter(user=user, permission__codename=verb).values_list(

@@ -85,7 +85,7 @@ class AlertAdmin(LiveChangelistMixin, admin.ModelAdmin):
             return True
         if obj is not None:
             return obj.object is not None and rules.can_view(request.user, obj.object)
-        return rules.has_any_grant(request.user, rules.VIEW)
+        return rules.request_has_any_grant(request, rules.VIEW)
 
     def has_module_permission(self, request) -> bool:
         return self.has_view_permission(request)
@@ -163,7 +163,7 @@ class SilenceAdmin(LiveChangelistMixin, admin.ModelAdmin):
         if obj is not None:
             return obj.created_by_id == request.user.pk or (obj.target is not None
                                                              and rules.can_view(request.user, obj.target))
-        return rules.has_any_grant(request.user, rules.VIEW) or rules.has_any_grant(request.user, rules.SILENCE)
+        return rules.request_has_any_grant(request, rules.VIEW) or rules.request_has_any_grant(request, rules.SILENCE)
 
     def has_module_permission(self, request) -> bool:
         return self.has_view_permission(request)

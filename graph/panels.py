@@ -30,7 +30,7 @@ FLUX_FAMILIES = [Family.KUSTOMIZATION, Family.HELMRELEASE, Family.SOURCE, Family
 @extensions.register_panel("dashboard", "admin/graph/dashboard.html", order=40)
 def health_dashboard(request) -> dict | None:
     """Health by kind family, what is failing and why, recent changes and cluster syncs, within the user's grants."""
-    if not rules.has_any_grant(request.user, rules.VIEW):
+    if not rules.request_has_any_grant(request, rules.VIEW):
         return None
 
     live = rules.visible_objects(request.user, KubeObject.objects.filter(deleted_at__isnull=True))
@@ -78,7 +78,7 @@ def navigation(request, app: dict) -> None:
     """The cluster graph first in graph's section of the sidebar, and the lists named as Flux users say them."""
     for model in app["models"]:
         model["name"] = _LABELS.get(model["object_name"].lower(), model["name"])
-    if rules.has_any_grant(request.user, rules.VIEW):
+    if rules.request_has_any_grant(request, rules.VIEW):
         app["models"].insert(0, {"name": "Cluster graph", "object_name": "ClusterGraph", "admin_url": reverse(
             "admin:graph_kubeobject_graph"), "add_url": None, "view_only": True, "model": None,
             "perms": {"add": False, "change": False, "delete": False, "view": True}})

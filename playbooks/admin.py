@@ -368,7 +368,7 @@ class ApprovalInboxAdmin(PlaybookRunAdmin):
     def has_view_permission(self, request, obj=None) -> bool:
         if obj is not None:
             return rules.can_approve(request.user, obj)
-        return rules.has_any_grant(request.user, rules.APPROVE_RUN)
+        return rules.request_has_any_grant(request, rules.APPROVE_RUN)
 
     def has_module_permission(self, request) -> bool:
         return self.has_view_permission(request)

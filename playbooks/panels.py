@@ -52,7 +52,7 @@ def bulk_actions(request) -> dict:
     lists every selected object and whether it will run."""
     found = {}
     for playbook in all_playbooks():
-        if playbook.bulk and rules.has_any_grant(request.user, playbook.verb):
+        if playbook.bulk and rules.request_has_any_grant(request, playbook.verb):
             found[f"playbook_{playbook.name}"] = (_bulk_action(playbook.name), f"playbook_{playbook.name}",
                                                   f"{playbook.title} selected …")
     return found

@@ -105,7 +105,7 @@ class KubeObjectAdmin(FastListMixin, LiveChangelistMixin, admin.ModelAdmin):
             return True
         if obj is not None:
             return rules.can_view(request.user, obj)
-        return rules.has_any_grant(request.user, rules.VIEW)
+        return rules.request_has_any_grant(request, rules.VIEW)
 
     def has_module_permission(self, request) -> bool:
         return self.has_view_permission(request)
@@ -191,7 +191,7 @@ class KubeObjectAdmin(FastListMixin, LiveChangelistMixin, admin.ModelAdmin):
 
     def graph_view(self, request):
         """The whole-cluster / namespace / subtree graph with health and kind filters."""
-        if not rules.has_any_grant(request.user, rules.VIEW):
+        if not rules.request_has_any_grant(request, rules.VIEW):
             raise PermissionDenied
         clusters = list(Cluster.objects.order_by("name"))
         cluster_id = _int(request.GET.get("cluster")) or (clusters[0].pk if clusters else None)

@@ -184,3 +184,19 @@ def test_a_grant_survives_its_object_being_deleted_and_re_created(tree, make_use
                                      api_version="v1", kind="Kustomization", family=Family.KUSTOMIZATION,
                                      namespace="flux-system", name="apps", first_seen=now, last_seen=now)
     assert not rules.can_run_playbook(user, twin)
+
+
+def test_the_navigation_asks_for_any_grant_once_per_request(tree, make_user, django_assert_max_num_queries):
+    from django.test import RequestFactory
+
+    user = make_user("viewer")
+    assign_perm(rules.VIEW, user, tree["apps"])
+    request = RequestFactory().get("/admin/")
+    request.user = user
+    with django_assert_max_num_queries(3):  # the user's global permissions, then the grant tables once
+        answers = [rules.request_has_any_grant(request, rules.VIEW) for _ in range(40)]
+    assert answers == [True] * 40
+    assert rules.request_has_any_grant(request, rules.SILENCE) is False  # per verb
+    other = RequestFactory().get("/admin/")
+    other.user = make_user("nobody")
+    assert rules.request_has_any_grant(other, rules.VIEW) is False
