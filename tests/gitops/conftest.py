@@ -94,3 +94,13 @@ def helm_repo(tmp_path) -> Path:
 def monitoring_repo(tmp_path) -> Path:
     """The flux2-monitoring-example copy."""
     return make_repo(tmp_path, MONITORING)
+
+
+@pytest.fixture(params=["gitlab", "gitea"])
+def host(request, tmp_path: Path, helm_repo: Path):
+    """A GitLab or a Gitea simulator holding a copy of the Helm repository (tests/gitops/test_hosted_providers.Host)."""
+    from tests.gitops.test_hosted_providers import Host
+
+    h = Host(request.param, tmp_path, helm_repo)
+    yield h
+    h.sim.stop()

@@ -61,13 +61,6 @@ class Host:
             GiteaClient(self.url, "reviewer-token", owner, name).create_review(number, "APPROVED")
 
 
-@pytest.fixture(params=["gitlab", "gitea"])
-def host(request, tmp_path: Path, helm_repo: Path):
-    h = Host(request.param, tmp_path, helm_repo)
-    yield h
-    h.sim.stop()
-
-
 def test_open_is_idempotent_and_labels_are_applied_once(host: Host) -> None:
     provider = host.provider()
     branch = host.push(1, 3)

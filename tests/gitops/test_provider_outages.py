@@ -22,13 +22,6 @@ CREATE = r"/(merge_requests|pulls)$"  # where each host opens a change request
 NAME = {"gitlab": "GitLab", "gitea": "Gitea"}
 
 
-@pytest.fixture(params=["gitlab", "gitea"])
-def host(request, tmp_path: Path, helm_repo: Path):
-    h = Host(request.param, tmp_path, helm_repo)
-    yield h
-    h.sim.stop()
-
-
 def test_5xx_is_unavailable_and_the_request_succeeds_once_the_host_is_back(host: Host) -> None:
     provider = host.provider()
     branch = host.push(1, 3)
