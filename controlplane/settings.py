@@ -194,6 +194,8 @@ FLUXPLANE_RUN_REQUEUE_AFTER_SECONDS = env.int("FLUXPLANE_RUN_REQUEUE_AFTER_SECON
 FLUXPLANE_AUDIT_EXPORT_LIMIT = env.int("FLUXPLANE_AUDIT_EXPORT_LIMIT", 100_000)
 # How often the live parts of pages (dashboard, lists, object pages, graph: controlplane/live.py) ask for news.
 FLUXPLANE_LIVE_INTERVAL_MS = env.int("FLUXPLANE_LIVE_INTERVAL_MS", 5000)
+# How old the object lists' namespace and kind choices may be (graph.admin.listing): counts are always exact.
+FLUXPLANE_LIST_CHOICES_SECONDS = env.int("FLUXPLANE_LIST_CHOICES_SECONDS", 30)
 
 # Security. Production defaults are strict; TLS termination in front of Fluxplane is expected.
 FLUXPLANE_LOGIN_MAX_FAILURES = env.int("FLUXPLANE_LOGIN_MAX_FAILURES", 5)

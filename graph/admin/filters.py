@@ -5,17 +5,17 @@ from __future__ import annotations
 from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
 
-from graph.admin.listing import list_summary
+from graph.admin.listing import list_choices
 
 
 class NamespaceFilter(admin.SimpleListFilter):
-    """Namespaces that actually have objects of this list and the user may see (listing.list_summary)."""
+    """Namespaces that actually have objects of this list and the user may see (listing.list_choices)."""
 
     title = _("namespace")
     parameter_name = "namespace"
 
     def lookups(self, request, model_admin):
-        return [(ns, ns or "(cluster-scoped)") for ns in list_summary(request, model_admin).namespaces]
+        return [(ns, ns or "(cluster-scoped)") for ns in list_choices(request, model_admin).namespaces]
 
     def queryset(self, request, queryset):
         if self.value() is not None:
@@ -24,13 +24,13 @@ class NamespaceFilter(admin.SimpleListFilter):
 
 
 class KindFilter(admin.SimpleListFilter):
-    """Kinds that have objects of this list and the user may see (listing.list_summary)."""
+    """Kinds that have objects of this list and the user may see (listing.list_choices)."""
 
     title = _("kind")
     parameter_name = "kind"
 
     def lookups(self, request, model_admin):
-        return [(k, k) for k in list_summary(request, model_admin).kinds]
+        return [(k, k) for k in list_choices(request, model_admin).kinds]
 
     def queryset(self, request, queryset):
         return queryset.filter(kind=self.value()) if self.value() else queryset

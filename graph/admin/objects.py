@@ -119,7 +119,7 @@ class KubeObjectAdmin(FastListMixin, LiveChangelistMixin, admin.ModelAdmin):
 
     def get_list_display(self, request):
         shown = list(super().get_list_display(request))
-        if "cluster" in shown and mirror_state(request)[1] <= 1:
+        if "cluster" in shown and mirror_state(request).clusters <= 1:
             shown.remove("cluster")
         return shown
 

@@ -1,21 +1,27 @@
-"""The object lists' counts and sidebar choices are cached per change of the mirror (graph.admin.listing): they
-follow every change (a watch delta, a full sync), as the dashboard's counts do, never cross from one user's
-visibility to another's, and the rows' HTML is Django's."""
+"""The object lists' counts are cached per change of the mirror (graph.admin.listing): they follow every change (a
+watch delta, a full sync) at once, as the dashboard's counts do; the sidebar's namespace and kind choices follow
+within FLUXPLANE_LIST_CHOICES_SECONDS (at once after a full sync). Neither crosses from one user's visibility to
+another's, and the rows' HTML is Django's."""
 
 from __future__ import annotations
 
 import pytest
+from django.conf import settings
 from django.contrib import admin
 from django.contrib.admin.templatetags.admin_list import items_for_result
 from django.core.cache import cache
 from django.db import connection
+from django.db.models import Q
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
-from guardian.shortcuts import assign_perm
+from django.utils import timezone
+from guardian.shortcuts import assign_perm, remove_perm
 
 from access import rules
 from controlplane.models import Cluster
+from graph.admin import listing
 from graph.admin.filters import KindFilter, NamespaceFilter
+from graph.admin.objects import KubeObjectAdmin
 from graph.choices import Family
 from graph.delta import apply_events
 from graph.models import KubeObject
@@ -57,10 +63,29 @@ def live_count(**filters) -> int:
     return KubeObject.objects.filter(deleted_at__isnull=True, **filters).count()
 
 
-def test_the_count_and_the_sidebar_are_read_once_per_change_of_the_mirror(client, admin_user, synced):
+@pytest.fixture
+def small_pages(monkeypatch):
+    """Pages of 5 rows: the test tree's lists are longer than a page, so their first page does not count them."""
+    monkeypatch.setattr(KubeObjectAdmin, "list_per_page", 5)
+
+
+@pytest.fixture
+def later(monkeypatch):
+    """Moves graph.admin.listing's clock past the choices' bound."""
+    moved = [0.0]
+    now = listing.clock
+    monkeypatch.setattr(listing, "clock", lambda: now() + moved[0])
+
+    def move():
+        moved[0] += settings.FLUXPLANE_LIST_CHOICES_SECONDS
+
+    return move
+
+
+def test_the_count_and_the_sidebar_are_read_once_per_change_of_the_mirror(client, admin_user, synced, small_pages):
     client.force_login(admin_user)
     count, namespaces, kinds, queries = shown(client)
-    assert count == live_count() and "podinfo" in namespaces and "Deployment" in kinds
+    assert count == live_count() > 5 and "podinfo" in namespaces and "Deployment" in kinds
     again = shown(client)
     assert again[:3] == (count, namespaces, kinds)
     assert again[3] == queries - 1, "the count and the sidebar's choices came from the cache"
@@ -70,6 +95,40 @@ def test_the_count_and_the_sidebar_are_read_once_per_change_of_the_mirror(client
     assert reads(client) == 1 and reads(client, namespace="podinfo") == 1 and reads(client, namespace="podinfo") == 0
     assert shown(client, namespace="podinfo")[0] == live_count(namespace="podinfo")
     assert reads(client, presence="all") == 1 and shown(client, presence="all")[0] == KubeObject.objects.count()
+    # After a change of the mirror the counts are read again, the choices are not (they are kept for a while).
+    Cluster.objects.filter(pk=synced.pk).update(mirror_changed_at=timezone.now())
+    assert reads(client) == 1 and reads(client) == 0
+    assert shown(client, presence="all")[0] == KubeObject.objects.count()
+
+
+def test_a_first_page_shorter_than_a_page_is_its_own_count(client, admin_user, synced):
+    client.force_login(admin_user)
+    shown(client)  # the sidebar's choices
+    total = live_count()
+    assert total < KubeObjectAdmin.list_per_page
+    with CaptureQueriesContext(connection) as queries:
+        response = client.get(reverse(LIST), {"q": "podinfo"})
+    cl = response.context["cl"]
+    selects = [q["sql"] for q in queries.captured_queries if 'FROM "graph_kubeobject"' in q["sql"]]
+    assert len(selects) == 1 and "COUNT(" not in selects[0], "the page's rows were read once, and not counted"
+    found = KubeObject.objects.filter(Q(name__icontains="podinfo") | Q(namespace__icontains="podinfo"),
+                                      deleted_at__isnull=True)
+    assert cl.result_count == len(cl.result_list) == found.count() > 0
+    assert shown(client, q="no-such-object")[0] == 0
+    assert reads(client, q="no-such-object") == 0
+
+
+def test_a_page_and_its_count_agree_past_the_first_page(client, admin_user, synced, small_pages):
+    client.force_login(admin_user)
+    everything = list(KubeObject.objects.filter(deleted_at__isnull=True).order_by("namespace", "name", "-pk")
+                      .values_list("pk", flat=True))
+    seen = []
+    for page in range(1, -(-len(everything) // 5) + 1):
+        response = client.get(reverse(LIST), {"p": page})
+        cl = response.context["cl"]
+        assert cl.result_count == len(everything)
+        seen += [obj.pk for obj in cl.result_list]
+    assert seen == everything
 
 
 def dashboard_workloads(rf, user) -> int:
@@ -79,7 +138,8 @@ def dashboard_workloads(rf, user) -> int:
                 if label == Family.WORKLOAD.label)
 
 
-def test_a_watch_delta_shows_in_the_count_and_the_sidebar(client, rf, admin_user, synced, tree_sim):
+def test_a_watch_delta_shows_in_the_counts_at_once_and_in_the_sidebar_within_the_bound(
+        client, rf, admin_user, synced, tree_sim, later):
     client.force_login(admin_user)
     count, namespaces, kinds, _queries = shown(client)
     workloads = shown(client, "admin:graph_workload_changelist")[0]
@@ -93,18 +153,34 @@ def test_a_watch_delta_shows_in_the_count_and_the_sidebar(client, rf, admin_user
                  "template": {"metadata": {"labels": {"app": "db"}}, "spec": {"containers": []}}},
     })
     assert apply_events(synced, [("ADDED", created)]).changed
+    # The counts are exact at once; the sidebar offers what it offered, for at most the choices' bound.
     count2, namespaces2, kinds2, _queries = shown(client)
     assert count2 == count + 1 == live_count()
-    assert "fresh" in namespaces2 and "StatefulSet" in kinds2
+    assert (namespaces2, kinds2) == (namespaces, kinds)
     assert shown(client, "admin:graph_workload_changelist")[0] == workloads + 1
     assert dashboard_workloads(rf, admin_user) == workloads + 1
-    assert shown(client, namespace="fresh")[0] == 1
-    # ... and when it goes again
+    assert shown(client, namespace="fresh")[0] == 1  # chosen before it is offered (a link): shown
+    later()
+    _count, namespaces3, kinds3, _queries = shown(client)
+    assert "fresh" in namespaces3 and "StatefulSet" in kinds3
+    # ... and when it goes again: the count at once; a namespace still offered shows an empty list
     gone = {**created, "metadata": {**created["metadata"], "resourceVersion": str(
         int(created["metadata"]["resourceVersion"]) + 1)}}
     assert apply_events(synced, [("DELETED", gone)]).changed
     assert shown(client)[0] == count
+    assert shown(client, namespace="fresh", kind="StatefulSet")[0] == 0
     assert shown(client, presence="deleted", namespace="fresh")[0] == 1
+
+
+def test_a_full_sync_refreshes_the_sidebar_at_once(client, admin_user, synced, tree_sim):
+    client.force_login(admin_user)
+    namespaces = shown(client)[1]
+    tree_sim.store.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "fresh"}})
+    create(tree_sim, {"apiVersion": "v1", "kind": "ConfigMap",
+                      "metadata": {"name": "settings", "namespace": "fresh", "labels": KS_LABELS}, "data": {}})
+    sync_cluster(synced)
+    count, namespaces2, _kinds, _queries = shown(client)
+    assert "fresh" not in namespaces and "fresh" in namespaces2 and count == live_count()
 
 
 def test_a_full_sync_moves_the_token_with_the_rows_it_writes(client, admin_user, synced, tree_sim):
@@ -134,9 +210,11 @@ def test_each_user_reads_the_counts_and_choices_of_what_they_may_see(client, adm
     assert namespaces == ["podinfo"] and "flux-system" in everything[1]
     assert "GitRepository" in everything[2] and "GitRepository" not in kinds
     infra = KubeObject.objects.get(kind="Kustomization", name="infra")
-    assign_perm("graph.view_kubeobject", dev, infra)  # a grant changes what the list counts, at once
+    assign_perm("graph.view_kubeobject", dev, infra)  # a grant changes what the list counts and offers, at once
     wider = shown(client)
     assert wider[0] > count and "flux-system" in wider[1] and "Kustomization" in wider[2]
+    remove_perm("graph.view_kubeobject", dev, infra)  # ... and so does a grant taken back: never a stale namespace
+    assert shown(client)[:3] == (count, namespaces, kinds)
     client.force_login(admin_user)
     assert shown(client)[:3] == everything[:3]
 
