@@ -245,16 +245,13 @@ def load_stored(cluster: Cluster) -> tuple[dict[str, tuple], dict[int, str]]:
     return stored, uid_of
 
 
-def persist(cluster: Cluster, graph: Graph, started, stored: dict[str, tuple] | None = None,
-            uid_of: dict[int, str] | None = None) -> tuple[int, int, int, int]:
-    """Write the difference between the built graph and the mirror: changed rows, tombstones, edges.
+def persist(cluster: Cluster, graph: Graph, started, stored: dict[str, tuple],
+            uid_of: dict[int, str]) -> tuple[int, int, int, int]:
+    """Write the difference between the built graph and the mirror (``stored``/``uid_of``, load_stored()'s):
+    changed rows, tombstones, edges.
 
-    ``stored``/``uid_of`` are load_stored()'s (read here when not given). Returns (edges, tombstoned, rows written,
-    edges written). Rows are encoded chunk by chunk as they are written, so memory never holds every encoded row at
-    once."""
-    if stored is None or uid_of is None:
-        stored, uid_of = load_stored(cluster)
-
+    Returns (edges, tombstoned, rows written, edges written). Rows are encoded chunk by chunk as they are written,
+    so memory never holds every encoded row at once."""
     derived = operator.itemgetter(*_DERIVED_TEXT)  # build_graph sets every one of them
 
     def changed(uid: str, fields: dict) -> bool:

@@ -129,7 +129,7 @@ def is_mapping(value: Any) -> bool:
 
 
 def _mapping(value: Any) -> Mapping[str, Any]:
-    return value if type(value) is dict or isinstance(value, Mapping) else {}
+    return value if is_mapping(value) else {}
 
 
 def condition(obj: Mapping[str, Any], type_: str) -> Mapping[str, Any] | None:
